@@ -1,0 +1,38 @@
+# make test  - lint, firmware type check, mpy-cross compile, pytest (CPython and MicroPython)
+# make bench - benchmarks (allocation per call under MicroPython, ...)
+# Each target creates .venv and installs what it needs on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The MicroPython stdlib stubs replace CPython's typeshed for the firmware check.
+SITE = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+.PHONY: test lint typecheck compile pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+test: lint typecheck compile pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/pyright -p firmware.pyrightconfig.json --typeshedpath $(SITE)
+
+compile: $(STAMP)
+	$(BIN)/python -m host_tools.build --check
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build

@@ -1,0 +1,10 @@
+"""The simulated ESP32: MicroPython-named modules (machine, time, micropython) over one simulated board.
+
+This folder goes first on the module path of the firmware under test, under CPython (pytest) and under
+the MicroPython unix port (firmware tests, the virtual board). The host tools import `chips` from here
+to validate board files against the same pin rules.
+"""
+
+from pathlib import Path
+
+PATH = Path(__file__).resolve().parent

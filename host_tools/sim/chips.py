@@ -1,0 +1,189 @@
+"""Facts of the ESP32 family that the simulated board enforces: GPIOs and the LEDC PWM peripheral.
+
+Runs under CPython and the MicroPython unix port. The host tools use the same tables to validate
+board files, so a pin the simulator refuses is a pin the board check refuses.
+
+LEDC arithmetic follows MicroPython's ports/esp32/machine_pwm.c (1.24 and later) over ESP-IDF 5:
+the timer resolution is the highest the source clock allows for the frequency, capped at 16 bits and
+kept one bit below the timer width (a hardware erratum), and duty values are quantised to that grid.
+"""
+
+APB_CLK_HZ = 80_000_000
+REF_TICK_HZ = 1_000_000
+REF_TICK_BELOW_HZ = 10  # ESP32/S2 switch to the 1 MHz REF_TICK below this frequency
+MAX_PWM_FREQ_HZ = 40_000_000
+DIV_FRAC_BITS = 8  # the LEDC clock divider is fixed point, 8 fractional bits
+DIV_MAX = (1 << 18) - 1  # 10 integer + 8 fractional bits
+MAX_16_DUTY = 1 << 16
+
+
+def _span(first, last):
+    return tuple(range(first, last + 1))
+
+
+class Chip:
+    def __init__(self, name, gpios, flash, input_only, strapping, usb, ledc_modes, ledc_channels,
+                 ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs):
+        self.name = name
+        self.gpios = gpios  # every GPIO number the chip has
+        self.flash = flash  # wired to the SPI flash inside the module: any use crashes the board
+        self.input_only = input_only  # no output driver, no pull resistors
+        self.strapping = strapping  # sampled at reset: usable, but wiring can stop the board booting
+        self.usb = usb  # native USB D-/D+: usable, but the USB console goes away
+        self.ledc_modes = ledc_modes  # speed modes (ESP32 has high and low speed groups)
+        self.ledc_channels = ledc_channels  # channels per speed mode
+        self.ledc_timers = ledc_timers  # timers per speed mode
+        self.ledc_timer_bits = ledc_timer_bits  # width of the LEDC timer counter
+        self.ref_tick = ref_tick  # has the 1 MHz REF_TICK clock for very low frequencies
+        self.hw_timers = hw_timers  # ids accepted by machine.Timer
+        self.cpu_freqs = cpu_freqs
+
+    def __repr__(self):
+        return "Chip(" + self.name + ")"
+
+    def pin_problem(self, gpio, output):
+        """Why this GPIO cannot be used (as an output when `output`), or None when it can."""
+        if gpio not in self.gpios:
+            return "invalid pin: " + self.name + " has no GPIO" + str(gpio)
+        if gpio in self.flash:
+            return "invalid pin: GPIO" + str(gpio) + " is wired to the SPI flash on " + self.name
+        if output and gpio in self.input_only:
+            return "pin can only be input: GPIO" + str(gpio) + " on " + self.name + " has no output driver"
+        return None
+
+
+CHIPS = {}
+
+
+def _add(chip):
+    CHIPS[chip.name] = chip
+
+
+_add(Chip(
+    "ESP32",
+    gpios=_span(0, 19) + (21, 22, 23, 25, 26, 27) + _span(32, 39),
+    flash=_span(6, 11),
+    input_only=_span(34, 39),
+    strapping=(0, 2, 5, 12, 15),
+    usb=(),
+    ledc_modes=2, ledc_channels=8, ledc_timers=4, ledc_timer_bits=20, ref_tick=True,
+    hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
+))
+_add(Chip(
+    "ESP32-S2",
+    gpios=_span(0, 21) + _span(26, 46),
+    flash=_span(26, 32),
+    input_only=(46,),
+    strapping=(0, 45, 46),
+    usb=(19, 20),
+    ledc_modes=1, ledc_channels=8, ledc_timers=4, ledc_timer_bits=14, ref_tick=True,
+    hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
+))
+_add(Chip(
+    "ESP32-S3",
+    gpios=_span(0, 21) + _span(26, 48),
+    flash=_span(26, 32),
+    input_only=(),
+    strapping=(0, 3, 45, 46),
+    usb=(19, 20),
+    ledc_modes=1, ledc_channels=8, ledc_timers=4, ledc_timer_bits=14, ref_tick=False,
+    hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
+))
+_add(Chip(
+    "ESP32-C3",
+    gpios=_span(0, 21),
+    flash=_span(12, 17),
+    input_only=(),
+    strapping=(2, 8, 9),
+    usb=(18, 19),
+    ledc_modes=1, ledc_channels=6, ledc_timers=4, ledc_timer_bits=14, ref_tick=False,
+    hw_timers=(0, 1), cpu_freqs=(80_000_000, 160_000_000),
+))
+
+
+def chip(name):
+    try:
+        return CHIPS[name.upper()]
+    except KeyError:
+        raise ValueError("unknown chip " + repr(name) + "; known: " + ", ".join(sorted(CHIPS))) from None
+
+
+class LedcTimer:
+    """One configured LEDC timer: clock source, duty resolution and the fixed-point divider."""
+
+    def __init__(self, chip, freq):
+        if freq <= 0 or freq > MAX_PWM_FREQ_HZ:
+            raise ValueError("frequency must be from 1Hz to " + str(MAX_PWM_FREQ_HZ // 1_000_000) + "MHz")
+        src = REF_TICK_HZ if chip.ref_tick and freq < REF_TICK_BELOW_HZ else APB_CLK_HZ
+        if freq > src // 2:
+            raise ValueError("frequency must be from 1Hz to " + str(src // 2_000_000) + "MHz")
+        bits = _suitable_bits(src, freq, chip.ledc_timer_bits)
+        if bits > 16:
+            bits = 16  # MicroPython's duty interface is 16 bits
+        if bits >= chip.ledc_timer_bits:
+            bits -= 1  # 100 % duty is unreachable at the full timer width
+        div = _divider(src, freq, bits)
+        if bits <= 0 or div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
+            raise OSError("ESP_ERR_INVALID_ARG: " + chip.name + " LEDC cannot make " + str(freq) + " Hz")
+        self.requested_hz = freq
+        self.src_hz = src
+        self.bits = bits
+        self.divider = div
+
+    def actual_hz(self):
+        """What ledc_get_freq() reports: the frequency the divider really produces, truncated."""
+        return (self.src_hz << DIV_FRAC_BITS) // self.divider // (1 << self.bits)
+
+    def period_ns(self):
+        return (self.divider << self.bits) * 1_000_000_000 // (self.src_hz << DIV_FRAC_BITS)
+
+    def raw_duty(self, duty16):
+        """The channel's duty register for a 16-bit duty (0..65536)."""
+        return duty16 >> (16 - self.bits)
+
+    def read_duty16(self, raw):
+        duty = raw << (16 - self.bits)
+        return MAX_16_DUTY - 1 if duty == MAX_16_DUTY else duty
+
+    def high_ns(self, raw):
+        """How long the output is really high each period for a duty register value."""
+        return (raw * self.divider * 1_000_000_000 + (self.src_hz << (DIV_FRAC_BITS - 1))) // (
+            self.src_hz << DIV_FRAC_BITS)
+
+    def step_ns(self):
+        """The duty grid: one count of the duty register, in ns (ESP32 at 50 Hz: 305)."""
+        return self.high_ns(1)
+
+
+def _ilog2(n):
+    bits = -1
+    while n:
+        n >>= 1
+        bits += 1
+    return bits
+
+
+def _divider(src, freq, bits):
+    precision = freq << bits
+    return ((src << DIV_FRAC_BITS) + precision // 2) // precision
+
+
+def _suitable_bits(src, freq, width):
+    # ESP-IDF ledc_find_suitable_duty_resolution(): the highest resolution whose divider is >= 1.
+    bits = min(_ilog2((src + freq // 2) // freq), width)
+    div = _divider(src, freq, bits)
+    if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
+        bits = min(_ilog2(src // freq), width)
+    return bits
+
+
+def ns_to_duty16(ns, freq):
+    """MicroPython's duty_ns() -> 16-bit duty, rounded; a non-zero width never rounds to zero."""
+    duty = (ns * MAX_16_DUTY * freq + 500_000_000) // 1_000_000_000
+    if ns > 0 and duty == 0:
+        return 1
+    return MAX_16_DUTY if duty > MAX_16_DUTY else duty
+
+
+def duty16_to_ns(duty, freq):
+    return (duty * 1_000_000_000 + freq * (MAX_16_DUTY // 2)) // (freq * MAX_16_DUTY)

@@ -1,0 +1,24 @@
+"""`time` of the simulated ESP32 under MicroPython: the built-in module, with the ticks and sleeps
+running on the simulated board's clock (hand-advanced in tests, real time on the virtual board).
+
+Under CPython the built-in `time` cannot be shadowed; mpcompat.install() adds the same functions.
+"""
+
+import sys
+
+_path = sys.path
+sys.path = []  # import the interpreter's built-in time, not this file
+try:
+    from time import *  # noqa: F403
+finally:
+    sys.path = _path
+    del _path
+
+from simboard import board, ticks_add, ticks_diff  # noqa: E402, F401
+
+ticks_ms = board.ticks_ms
+ticks_us = board.ticks_us
+ticks_cpu = board.ticks_cpu
+sleep_ms = board.sleep_ms
+sleep_us = board.sleep_us
+sleep = board.sleep
