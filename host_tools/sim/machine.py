@@ -154,7 +154,9 @@ class PWM:
         self._freq = -1
         self._scale = 0  # 10: duty(), 16: duty_u16(), 1: duty_ns()
         self._duty_ui = 0
-        self.raw = 0  # the channel's duty register
+        self.raw = 0  # the channel's duty register, as last written
+        self.prev_raw = 0  # what the output runs on until the write latches
+        self.latch_us = 0  # a written duty takes effect at the start of the next period
         self._invert = False
         self._routed = False
 
@@ -233,12 +235,19 @@ class PWM:
         else:
             duty16 = chips.ns_to_duty16(self._duty_ui, self._freq)
         raw = timer.raw_duty(duty16)
-        changed = raw != self.raw or not self._routed
-        self.raw = raw
-        if not self._routed:
+        if not self._routed:  # channel (re)configured: the duty applies at once
+            self.raw = self.prev_raw = raw
+            self.latch_us = board.now_us
             self._route(True)
-        elif changed:
+        elif raw != self.raw:
+            now = board.now_us
+            self.prev_raw = self.effective_raw(now)
+            self.raw = raw
+            self.latch_us = board.next_period_us(self.timer, now)
             self._record()
+
+    def effective_raw(self, t_us):
+        return self.raw if t_us >= self.latch_us else self.prev_raw
 
     def _route(self, on):
         state = board.pin(self._gpio)
@@ -261,6 +270,8 @@ class PWM:
     def deinit(self):
         if self.timer < 0:
             return
+        if self._routed and board.pwm_high_at(self._gpio, board.now_us):
+            board.cut_pulses.append((board.now_us, self._gpio))  # a servo twitches at a cut pulse
         board.chan_pin[self.channel] = -1
         if not _timer_shared(self.timer, -1):
             board.timers[self.timer] = None

@@ -96,6 +96,7 @@ class Board:
         self.chan_timer = [-1] * n_ch  # timer index of each channel
         self.timers = [None] * n_tm  # chips.LedcTimer of each LEDC timer, None when free
         self.timer_start_us = [0] * n_tm  # when each timer's counter last restarted (pulse phase)
+        self.cut_pulses = []  # (t_us, gpio) of each PWM output stopped in the middle of a pulse
         self.hw_timers = {}
         self.wdt_timeout_us = 0
         self.wdt_deadline_us = -1  # -1 until a WDT is started; it cannot be stopped
@@ -270,7 +271,14 @@ class Board:
         timer = self.timers[pwm.timer]
         period = timer.period_ns()
         phase_ns = ((t_us - self.timer_start_us[pwm.timer]) * 1000) % period
-        return phase_ns < timer.high_ns(pwm.raw)
+        return phase_ns < timer.high_ns(pwm.effective_raw(t_us))
+
+    def next_period_us(self, timer_index, t_us):
+        """When the LEDC timer next starts a period (where written duties latch), at or after `t_us`."""
+        period = self.timers[timer_index].period_ns()
+        elapsed = (t_us - self.timer_start_us[timer_index]) * 1000
+        boundary = -(-elapsed // period) * period
+        return self.timer_start_us[timer_index] + -(-boundary // 1000)
 
     # -- watchdog --------------------------------------------------------------------------------
 

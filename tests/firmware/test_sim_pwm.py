@@ -159,3 +159,30 @@ def test_pulse_phase_is_known_so_a_release_can_avoid_cutting_a_pulse():
     assert board.pwm_high_at(13, board.now_us + 500)
     assert not board.pwm_high_at(13, board.now_us + 1_500)
     assert board.pwm_high_at(13, board.now_us + 20_000 + 999)
+
+
+def test_a_new_duty_latches_at_the_next_period_like_the_ledc():
+    servo = _servo(13, 1_500_000)
+    board.advance_us(40_200)  # inside the third 1.5 ms pulse
+    servo.duty_ns(1_000_000)
+    assert board.pwm_high_at(13, 41_200)  # the pulse in progress keeps its 1.5 ms
+    assert board.pwm_high_at(13, 60_900)
+    assert not board.pwm_high_at(13, 61_200)  # the next one is 1 ms
+    assert servo.duty_ns() == 1_000_061  # reads back what was written
+
+
+def test_releasing_in_the_middle_of_a_pulse_is_recorded_as_a_cut_pulse():
+    servo = _servo(13, 1_500_000)
+    board.advance_us(40_000 + 700)  # inside the third pulse
+    servo.deinit()
+    assert board.cut_pulses == [(40_700, 13)]
+
+
+def test_dropping_the_duty_to_zero_first_lets_the_last_pulse_finish():
+    servo = _servo(13, 1_500_000)
+    board.advance_us(40_000 + 700)
+    servo.duty_ns(0)  # latches at 60 ms; the pulse in progress completes
+    assert board.pwm_high_at(13, 40_000 + 1_400)
+    board.advance_us(20_000)
+    servo.deinit()
+    assert board.cut_pulses == []
