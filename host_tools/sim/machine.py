@@ -222,7 +222,7 @@ class PWM:
         board.chan_timer[chan] = idx
         if board.timers[idx] is None or board.timers[idx].requested_hz != freq:
             board.timers[idx] = cfg
-            board.timer_start_us[idx] = board.now_us
+            board.timer_start_us[idx] = board.now()
         if old_timer >= 0 and old_timer != idx and not _timer_shared(old_timer, -1):
             board.timers[old_timer] = None
 
@@ -237,10 +237,10 @@ class PWM:
         raw = timer.raw_duty(duty16)
         if not self._routed:  # channel (re)configured: the duty applies at once
             self.raw = self.prev_raw = raw
-            self.latch_us = board.now_us
+            self.latch_us = board.now()
             self._route(True)
         elif raw != self.raw:
-            now = board.now_us
+            now = board.now()
             self.prev_raw = self.effective_raw(now)
             self.raw = raw
             self.latch_us = board.next_period_us(self.timer, now)
@@ -270,8 +270,9 @@ class PWM:
     def deinit(self):
         if self.timer < 0:
             return
-        if self._routed and board.pwm_high_at(self._gpio, board.now_us):
-            board.cut_pulses.append((board.now_us, self._gpio))  # a servo twitches at a cut pulse
+        now = board.now()
+        if self._routed and board.pwm_high_at(self._gpio, now):
+            board.cut_pulses.append((now, self._gpio))  # a servo twitches at a cut pulse
         board.chan_pin[self.channel] = -1
         if not _timer_shared(self.timer, -1):
             board.timers[self.timer] = None
@@ -416,8 +417,8 @@ class Timer:
         self._mode = mode
         self._period_us = period_us
         self._callback = callback
-        self._started_us = board.now_us
-        board.at(board.now_us + period_us, TIMER_EVENT, self, self._gen)
+        self._started_us = board.now()
+        board.at(self._started_us + period_us, TIMER_EVENT, self, self._gen)
 
     def fire(self, gen):
         if gen != self._gen:

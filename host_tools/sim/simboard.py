@@ -261,7 +261,7 @@ class Board:
     # -- outputs ---------------------------------------------------------------------------------
 
     def record(self, gpio, freq_hz, duty_ns, kind, level):
-        self.trace.record(self.now_us, gpio, freq_hz, duty_ns, kind, level)
+        self.trace.record(self.now(), gpio, freq_hz, duty_ns, kind, level)
 
     def pwm_high_at(self, gpio, t_us):
         """Whether the PWM output on `gpio` is inside a pulse at `t_us` (pulses start each period)."""
@@ -279,6 +279,15 @@ class Board:
         elapsed = (t_us - self.timer_start_us[timer_index]) * 1000
         boundary = -(-elapsed // period) * period
         return self.timer_start_us[timer_index] + -(-boundary // 1000)
+
+    def power_down(self):
+        """Outputs stop (reset or power off): every driven pin is released and the trace flushed."""
+        for gpio, state in self.pins.items():
+            if state.pwm is not None or state.mode in (3, 7):
+                state.pwm = None
+                state.mode = -1
+                self.record(gpio, 0, 0, simtrace.OFF, 0)
+        self.trace.flush()
 
     # -- watchdog --------------------------------------------------------------------------------
 

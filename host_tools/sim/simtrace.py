@@ -34,12 +34,12 @@ def csv_line(t_us, pin, freq_hz, duty_ns, kind, level):
 
 
 class Trace:
-    def __init__(self, capacity=1024, sink=None):
+    def __init__(self, capacity=1024, sink=None, header=True):
         self._cols = [array("q", bytes(8 * capacity)) for _ in range(6)]
         self._n = 0
         self._flushed = 0
         self._sink = sink
-        if sink is not None:
+        if sink is not None and header:  # no header when appending to an earlier boot's trace
             sink.write(HEADER + "\n")
 
     def __len__(self):

@@ -1,0 +1,305 @@
+"""What an ESP32 running MicroPython does between resets, inside the MicroPython unix port.
+
+The virtual board (host_tools/virtual_board.py) starts one interpreter per boot with this script: the
+flash folder is mounted at `/`, boot.py then main.py run, then the REPL serves the wire: the friendly
+REPL, the raw REPL (Ctrl-A) with raw-paste mode, Ctrl-B, and Ctrl-D for a soft reset. A reset ends this
+interpreter with an exit status telling the host how to start the next one, so every boot gets a fresh
+interpreter, as on the chip. Ctrl-C arrives as SIGINT (the host turns the 0x03 byte into one), which
+MicroPython raises as KeyboardInterrupt wherever the code is.
+
+Settings come from the environment: GW_FLASH (folder), GW_CHIP, GW_UID (hex), GW_TRACE (CSV path),
+GW_START_US (clock at boot), GW_CAUSE (reset cause), GW_RAW (1: boot into the raw REPL, after a soft reset
+requested from the raw REPL), GW_FLASH_KB (filesystem size), GW_PROBE (print the simulator's own heap
+use and stop).
+"""
+
+import os
+import select
+import sys
+
+import machine  # noqa: F401  (imported before the flash is mounted: later imports find it loaded)
+import simboard
+import simfs
+import simtrace
+import time  # noqa: F401  (the simulator's time, for the same reason)
+
+# exit statuses understood by the host
+EXIT_POWER_OFF = 0
+EXIT_SOFT_RESET = 10
+EXIT_SOFT_RESET_RAW = 11
+EXIT_HARD_RESET = 12
+EXIT_WATCHDOG_RESET = 13
+READY = "\x00boardos-ready\n"  # tells the host that Ctrl-C (SIGINT) is now safe to deliver
+
+CHIP_TITLE = {"ESP32": "Generic ESP32 module with ESP32", "ESP32-S2": "ESP32S2 module with ESP32S2",
+              "ESP32-S3": "Generic ESP32S3 module with ESP32S3", "ESP32-C3": "ESP32C3 module with ESP32C3"}
+BANNER = "MicroPython v1.29.0 on 2026-08-29; "
+RAW_PROMPT = "raw REPL; CTRL-B to exit\r\n"
+PASTE_WINDOW = 128
+FRIENDLY = 0
+RAW = 1
+
+
+class Reset(Exception):
+    def __init__(self, status):
+        super().__init__()
+        self.status = status
+
+
+def out(text):
+    sys.stdout.write(text)
+
+
+_wire = select.poll()
+_wire.register(sys.stdin, select.POLLIN)
+
+
+def read_byte():
+    """One byte from the wire; Ctrl-C (SIGINT) comes back as 3, end of input powers the board off.
+
+    While waiting, the board's clock is read every few milliseconds so that timers and the watchdog
+    fire at the REPL prompt too, as on the chip."""
+    try:
+        while not _wire.poll(5):
+            simboard.board.now()
+        b = sys.stdin.buffer.read(1)
+    except KeyboardInterrupt:
+        return 3
+    if not b:
+        raise Reset(EXIT_POWER_OFF)
+    return b[0]
+
+
+def boot():
+    env = os.getenv
+    chip = env("GW_CHIP") or "ESP32"
+    uid = env("GW_UID")
+    trace_path = env("GW_TRACE")
+    sink = None
+    if trace_path:
+        fresh = True
+        try:
+            fresh = os.stat(trace_path)[6] == 0
+        except OSError:
+            pass
+        sink = open(trace_path, "a")
+    trace = simtrace.Trace(capacity=64, sink=sink, header=fresh if sink else True)
+    simboard.board.reset(chip, start_us=int(env("GW_START_US") or "0"), trace=trace,
+                         uid=bytes(int(uid[i:i + 2], 16) for i in range(0, 12, 2)) if uid else None,
+                         cause=int(env("GW_CAUSE") or str(simboard.PWRON_RESET)))
+    simboard.board.use_real_time()
+    simfs.install(env("GW_FLASH"), int(env("GW_FLASH_KB") or "0"))
+    return chip
+
+
+def _hard_reset_status():
+    return EXIT_WATCHDOG_RESET if simboard.board.reset_cause == simboard.WDT_RESET else EXIT_HARD_RESET
+
+
+def run_file(name, namespace):
+    """pyexec_file(): run boot.py or main.py if present; an error is printed and the boot goes on."""
+    try:
+        with open(name) as f:
+            source = f.read()
+    except OSError:
+        return
+    execute(source, namespace, "exec", name)
+
+
+def execute(source, namespace, mode="exec", filename="<stdin>"):
+    """Run code the way the REPL does. Resets propagate; other exceptions are printed."""
+    try:
+        exec(compile(source, filename, mode), namespace)
+    except simboard.HardReset:
+        raise Reset(_hard_reset_status()) from None
+    except SystemExit:
+        raise Reset(EXIT_SOFT_RESET) from None
+    except BaseException as exc:  # KeyboardInterrupt included, as MicroPython prints it
+        sys.print_exception(exc)
+
+
+def banner(chip):
+    out(BANNER + CHIP_TITLE.get(chip, chip) + '\r\nType "help()" for more information.\r\n')
+
+
+def friendly_repl(namespace):
+    """The `>>>` prompt with echo, backspace and indented blocks. Returns the next REPL to serve."""
+    block = ""
+    prompt = False
+    while True:
+        if prompt:
+            out("... " if block else ">>> ")
+        prompt = True
+        line = ""
+        while True:
+            c = read_byte()
+            if c == 1:
+                out("\r\n")
+                return RAW
+            if c == 2:
+                out("\r\n")
+                return FRIENDLY
+            if c == 3:
+                out("\r\nKeyboardInterrupt\r\n")
+                line = block = ""
+                break
+            if c == 4:
+                if not line and not block:
+                    out("\r\n")
+                    raise Reset(EXIT_SOFT_RESET)
+            elif c in (8, 127):
+                if line:
+                    line = line[:-1]
+                    out("\x08 \x08")
+            elif c == 27:  # an escape sequence (arrow keys): no history here, swallow it
+                read_byte()
+                read_byte()
+            elif c in (10, 13):
+                out("\r\n")
+                if block and line.strip():
+                    block += line + "\n"
+                elif block:
+                    source, block = block, ""
+                    execute(source, namespace, "single")
+                elif _continues(line):
+                    block = line + "\n"
+                elif line.strip():
+                    execute(line, namespace, "single")
+                break
+            elif c >= 32:
+                line += chr(c)
+                out(chr(c))
+
+
+def _continues(line):
+    """Whether a first line opens a block (MicroPython's own rule, simplified)."""
+    stripped = line.rstrip()
+    depth = 0
+    for ch in stripped:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+    return stripped.endswith(":") or stripped.endswith("\\") or depth > 0 or stripped.count('"""') % 2 == 1
+
+
+def raw_repl(namespace):
+    """The raw REPL host tools use: Ctrl-D runs the input, Ctrl-E A Ctrl-A starts raw-paste mode."""
+    while True:
+        data = bytearray()
+        pasted = False
+        while True:
+            c = read_byte()
+            if c == 1:
+                data = bytearray()
+                out("\r\n" + RAW_PROMPT + ">")
+            elif c == 2:
+                out("\r\n")
+                return FRIENDLY
+            elif c == 3:
+                data = bytearray()
+            elif c == 4:
+                break
+            elif c == 5 and not data:
+                if read_byte() == 65 and read_byte() == 1:
+                    data = raw_paste()
+                    pasted = True
+                    break
+                sys.stdout.buffer.write(b"R\x00")  # not a paste request we understand
+            else:
+                data.append(c)
+        if not data and not pasted:
+            out("\r\n")
+            raise Reset(EXIT_SOFT_RESET_RAW)
+        if not pasted:
+            out("OK")
+        run_raw(bytes(data), namespace)
+        out(">")
+
+
+def raw_paste():
+    """Raw-paste mode: the host sends at most a window of bytes until told 0x01 (more room)."""
+    sys.stdout.buffer.write(b"R\x01" + bytes((PASTE_WINDOW & 0xFF, PASTE_WINDOW >> 8)))
+    data = bytearray()
+    remain = PASTE_WINDOW
+    while True:
+        c = read_byte()
+        if c == 4:
+            sys.stdout.buffer.write(b"\x04")
+            return data
+        data.append(c)
+        remain -= 1
+        if remain == 0:
+            remain = PASTE_WINDOW
+            sys.stdout.buffer.write(b"\x01")
+
+
+def run_raw(source, namespace):
+    """Output, 0x04, the exception if any, 0x04: what mpremote reads back."""
+    error = None
+    try:
+        exec(compile(source, "<stdin>", "exec"), namespace)
+    except simboard.HardReset:
+        raise Reset(_hard_reset_status()) from None
+    except SystemExit:
+        out("\x04\x04")
+        raise Reset(EXIT_SOFT_RESET_RAW) from None
+    except BaseException as exc:
+        error = exc
+    out("\x04")
+    if error is not None:
+        sys.print_exception(error)
+    out("\x04")
+
+
+def serve(chip, namespace, repl):
+    """Serve the REPLs until a reset. Ctrl-C lands wherever this code is: it only cancels the input."""
+    entering = True
+    while True:
+        if entering:
+            if repl == RAW:
+                out(RAW_PROMPT + ">")
+            else:
+                banner(chip)
+                out(">>> ")
+        entering = True
+        try:
+            nxt = raw_repl(namespace) if repl == RAW else friendly_repl(namespace)
+        except simboard.HardReset:
+            raise Reset(_hard_reset_status()) from None
+        except KeyboardInterrupt:
+            if repl == FRIENDLY:
+                out("\r\nKeyboardInterrupt\r\n>>> ")
+            entering = False
+            continue
+        repl = nxt
+
+
+def main():
+    if os.getenv("GW_PROBE"):  # the host asks what the simulator itself takes from the heap
+        import gc
+
+        gc.collect()
+        print(gc.mem_alloc())
+        return
+    status = EXIT_POWER_OFF
+    sys.stderr.write(READY)
+    try:
+        chip = boot()
+        namespace = {"__name__": "__main__"}
+        repl = RAW if os.getenv("GW_RAW") == "1" else FRIENDLY
+        try:
+            run_file("boot.py", namespace)
+            if repl == FRIENDLY:
+                run_file("main.py", namespace)
+            serve(chip, namespace, repl)
+        except Reset as reset:
+            status = reset.status
+        if status in (EXIT_SOFT_RESET, EXIT_SOFT_RESET_RAW):
+            out("MPY: soft reboot\r\n")
+    finally:
+        simboard.board.power_down()
+    sys.exit(status)
+
+
+main()
