@@ -13,7 +13,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE_PATH = [ROOT / "bench", ROOT / "firmware", ROOT / "host_tools" / "sim"]
-CASE_MODULES = ["cases_sim"]
+CASE_MODULES = ["cases_sim", "cases_engine", "cases_doors"]
 
 
 def micropython():

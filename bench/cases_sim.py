@@ -35,6 +35,18 @@ def _servo_write():
     return write
 
 
+def _tone_change():
+    board.reset("ESP32")
+    buzzer = machine.PWM(machine.Pin(23), freq=2000, duty_u16=32768)
+    state = [0]
+
+    def retune():
+        state[0] = (state[0] + 1) & 1023
+        buzzer.freq(2000 + state[0])
+
+    return retune
+
+
 def _ticks():
     board.reset("ESP32")
     start = time.ticks_ms()
@@ -61,6 +73,7 @@ CASES = [
     ("probe: empty function", 0, _empty),
     ("probe: builds a 4-item list", -1, _list),
     ("sim: PWM.duty_ns + 20 ms frame", 0, _servo_write),
+    ("sim: PWM.freq change (a buzzer's tone)", 0, _tone_change),
     ("sim: ticks_ms + ticks_diff", 0, _ticks),
     ("sim: Pin.toggle + WDT.feed", 0, _pin_and_watchdog),
 ]

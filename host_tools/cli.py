@@ -1,14 +1,159 @@
 """The `gullwing` command line: a thin layer over the host_tools modules."""
 
+import sys
+
 import click
 
 from host_tools import __version__
+from host_tools.errors import GullwingError
+
+BOARD_HELP = "Board file: a name from `gullwing boards list` or a path to a .toml file; default esp32-devkitc."
+PORT_HELP = ("Serial port of the board. Default: $GULLWING_PORT, else the one connected board found by its USB "
+             "id (several or none is an error that lists the ports).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def report(exc):
+    """How every command shows an error the user can fix: what went wrong, then what to do."""
+    click.echo("error: " + str(exc), err=True)
+    if exc.hint:
+        click.echo("hint: " + exc.hint, err=True)
+
+
+class _ReportingGroup(click.Group):
+    """Runs the commands; a GullwingError from any of them is reported and exits with status 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GullwingError as exc:
+            report(exc)
+            ctx.exit(2)
+
+
+@click.group(cls=_ReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gullwing")
 def cli():
     """Flash, deploy, control and simulate gullwing boards (animated Autozam AZ-1 models)."""
+
+
+@cli.command()
+@click.option("--board", "board_name", default=None, metavar="NAME",
+              help="Board file (name in boards/ or a path); default esp32-devkitc.")
+@click.option("--flash", "flash_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder that plays the board's flash; kept across runs. Default: a fresh temporary one.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="Write every output change to this CSV (t_us,pin,freq_hz,duty_ns,kind,level).")
+@click.option("--heap-kb", type=click.IntRange(16, 8192), default=None,
+              help="Limit the MicroPython heap like a small chip (a plain ESP32 has about 110).")
+@click.option("--baud", type=click.IntRange(300, 3_000_000), default=None,
+              help="Pace the wire like a USB-UART bridge at this rate (115200: about 11.5 KB/s).")
+@click.option("--flash-kb", type=click.IntRange(64, 16384), default=2048, show_default=True,
+              help="Size of the board's filesystem; writes past it fail as on a full board.")
+def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb):
+    """Run a virtual board: MicroPython behind a serial port that every tool can use.
+
+    The first line printed is `port: /dev/pts/N`. It boots like an ESP32 (boot.py, then main.py), answers
+    Ctrl-C, the raw REPL and raw-paste mode, soft-resets on Ctrl-D, and keeps its files in the flash
+    folder across resets. Stop it with Ctrl-C or SIGTERM.
+    """
+    import signal
+
+    from host_tools import boards
+    from host_tools.virtual_board import VirtualBoard
+
+    board = boards.load(board_name)
+    vb = VirtualBoard(chip=board.chip_name, flash_dir=flash_dir, trace_path=trace_path, heap_kb=heap_kb,
+                      baud=baud, flash_kb=flash_kb, name=board.name)
+    port = vb.start()
+    click.echo("port: " + port)
+    click.echo("board: " + board.name + " (" + board.chip_name + "), flash: " + str(vb.flash_dir)
+               + ("" if not trace_path else ", trace: " + str(vb.trace_path)), err=True)
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: vb.stop())
+    try:
+        vb.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        vb.stop()
+
+
+@cli.command("flash", short_help="Put MicroPython on a board, then deploy gullwing.")
+@click.option("--port", "-p", metavar="PORT", default=None, help=PORT_HELP)
+@click.option("--firmware", "-f", "firmware", required=True, metavar="FILE.bin",
+              type=click.Path(exists=True, dir_okay=False),
+              help="MicroPython image for the board's chip, as downloaded from https://micropython.org/download/.")
+@click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
+@click.option("--erase", is_flag=True, help="Erase the whole flash first (removes every file on the board).")
+@click.option("--verbose", "-v", is_flag=True, help="Show esptool's own messages.")
+def flash_command(port, firmware, board_name, erase, verbose):
+    """Put MicroPython on a board over USB, then deploy the gullwing firmware.
+
+    The image is checked before the board is touched: it must be a whole MicroPython image (bootloader,
+    partition table, application) for the chip in the board file. It is written at that chip's offset
+    (0x1000 on ESP32 and ESP32-S2, 0x0 on later chips) at 460800 baud, again at 115200 if the fast
+    link fails.
+
+    If the board does not answer, hold its BOOT button, tap EN (reset), release BOOT and run again.
+    """
+    from host_tools import flash
+
+    flash.flash(port, firmware, board_name, erase=erase, verbose=verbose)
+
+
+@cli.command("plot", short_help="Plot servo pulse widths and motor duty of a trace.")
+@click.argument("trace", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
+              help="Image to write (.png, .svg or .pdf). Default: the trace's name with .png.")
+@click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
+def plot_command(trace, output, board_name):
+    """Plot an output trace: door servo pulse widths (us) and motor duty (%) over time.
+
+    TRACE is a CSV written by `gullwing sim --trace` (t_us,pin,freq_hz,duty_ns,kind,level). Each line is
+    named by its role in the board file, e.g. `door_left (GPIO18)`; each value holds until the next
+    change, and a released output shows as a gap.
+    """
+    from pathlib import Path
+
+    from host_tools import plot
+
+    written = plot.plot(trace, output or Path(trace).with_suffix(".png"), board_name)
+    click.echo("wrote " + str(written))
+
+
+@cli.group("boards")
+def boards_group():
+    """The board files gullwing knows (boards/*.toml)."""
+
+
+@boards_group.command("list")
+def boards_list():
+    """List every board file: name (for --board), chip and title."""
+    from host_tools import boards
+
+    found, broken = boards.catalogue()
+    width = max([len(b.name) for b in found] + [4])
+    click.echo("name".ljust(width) + "  chip      title")
+    for board in found:
+        click.echo(board.name.ljust(width) + "  " + board.chip_name.ljust(8) + "  " + board.title)
+    for exc in broken:
+        report(exc)
+    if broken:
+        raise click.exceptions.Exit(2)
+
+
+@cli.command()
+@click.option("--port", default=None, help=PORT_HELP)
+@click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
+def deploy(port, board_name):
+    """Compile the firmware and put it on the board: only what changed is sent, old files are removed.
+
+    A deploy interrupted at any point (cable pulled, power cut) leaves a board that boots; the next
+    deploy completes it. The board is reset at the end and must come up with the new firmware.
+    """
+    from host_tools import deploy as deployer
+
+    click.echo(deployer.deploy(port=port, board=board_name).line())
 
 
 def main():

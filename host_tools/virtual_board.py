@@ -53,7 +53,7 @@ _SIM_HEAP = []
 def heap_argument(heap_kb):
     """`-X heapsize` giving firmware the free heap a 32-bit chip with `heap_kb` has: objects on this 64-bit
     interpreter take twice the bytes, and the simulator's own modules come on top."""
-    return "heapsize=%d" % (heap_kb * 1024 * 2 + sim_heap_bytes() + 16 * 1024)
+    return f"heapsize={heap_kb * 1024 * 2 + sim_heap_bytes() + 16 * 1024}"
 
 
 def micropython_binary():

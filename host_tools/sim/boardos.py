@@ -17,11 +17,14 @@ import os
 import select
 import sys
 
-import machine  # noqa: F401  (imported before the flash is mounted: later imports find it loaded)
+# The simulator's time.py and machine.py, found first on the path, are imported before the flash is mounted,
+# so that the firmware's own imports find them loaded.
+import time  # noqa: F401
+
+import machine  # noqa: F401
 import simboard
 import simfs
 import simtrace
-import time  # noqa: F401  (the simulator's time, for the same reason)
 
 # exit statuses understood by the host
 EXIT_POWER_OFF = 0
@@ -204,6 +207,11 @@ def raw_repl(namespace):
                 if read_byte() == 65 and read_byte() == 1:
                     data = raw_paste()
                     pasted = True
+                    if data is None:  # Ctrl-C: the paste was abandoned
+                        out("\x04KeyboardInterrupt: \r\n\x04>")
+                        data = bytearray()
+                        pasted = False
+                        continue
                     break
                 sys.stdout.buffer.write(b"R\x00")  # not a paste request we understand
             else:
@@ -224,6 +232,9 @@ def raw_paste():
     remain = PASTE_WINDOW
     while True:
         c = read_byte()
+        if c == 3:
+            sys.stdout.buffer.write(b"\x04")
+            return None
         if c == 4:
             sys.stdout.buffer.write(b"\x04")
             return data

@@ -112,6 +112,11 @@ class LedcTimer:
     """One configured LEDC timer: clock source, duty resolution and the fixed-point divider."""
 
     def __init__(self, chip, freq):
+        self.configure(chip, freq)
+
+    def configure(self, chip, freq):
+        """Set up for `freq`; raises, changing nothing, when the chip cannot make it. Allocates nothing,
+        so that firmware changing a tone every tick is measured, not the simulator."""
         if freq <= 0 or freq > MAX_PWM_FREQ_HZ:
             raise ValueError("frequency must be from 1Hz to " + str(MAX_PWM_FREQ_HZ // 1_000_000) + "MHz")
         src = REF_TICK_HZ if chip.ref_tick and freq < REF_TICK_BELOW_HZ else APB_CLK_HZ

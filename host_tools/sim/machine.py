@@ -195,13 +195,16 @@ class PWM:
         timer = board.timers[self.timer] if self.timer >= 0 else None
         if timer is not None and timer.requested_hz == freq:
             return
-        cfg = chips.LedcTimer(chip, freq)  # raises when the chip cannot make this frequency
         own_chan = self.channel if self.channel >= 0 else _channel_of(self._gpio)
+        if timer is not None and _timer_running_at(freq, own_chan) < 0 and not _timer_shared(self.timer, own_chan):
+            timer.configure(chip, freq)  # our own timer, re-frequencied in place (raises if impossible)
+            self._freq = freq
+            board.timer_start_us[self.timer] = board.now()
+            return
+        cfg = chips.LedcTimer(chip, freq)  # raises when the chip cannot make this frequency
         if own_chan < 0 and -1 not in board.chan_pin:
             raise RuntimeError("out of PWM channels:" + str(len(board.chan_pin)))
         idx = _timer_running_at(freq, own_chan)
-        if idx < 0 and self.timer >= 0 and not _timer_shared(self.timer, own_chan):
-            idx = self.timer  # re-frequency our own timer
         if idx < 0:
             idx = _free_timer(own_chan)
         if idx < 0:
@@ -339,16 +342,20 @@ def _check_ns(ns, freq):
     return ns
 
 
+# The helpers below loop by index: enumerate() and tuple unpacking would allocate on every PWM change.
+
 def _channel_of(gpio):
-    for chan, pin in enumerate(board.chan_pin):
-        if pin == gpio:
+    pins = board.chan_pin
+    for chan in range(len(pins)):
+        if pins[chan] == gpio:
             return chan
     return -1
 
 
 def _timer_shared(timer, except_chan):
-    for chan, pin in enumerate(board.chan_pin):
-        if chan != except_chan and pin >= 0 and board.chan_timer[chan] == timer:
+    pins = board.chan_pin
+    for chan in range(len(pins)):
+        if chan != except_chan and pins[chan] >= 0 and board.chan_timer[chan] == timer:
             return True
     return False
 
@@ -370,7 +377,9 @@ def _free_channel(mode):
 
 def _timer_running_at(freq, own_chan):
     per = board.chip.ledc_timers
-    for idx, timer in enumerate(board.timers):
+    timers = board.timers
+    for idx in range(len(timers)):
+        timer = timers[idx]
         if timer is not None and timer.requested_hz == freq and _mode_has_channel(idx // per, own_chan):
             return idx
     return -1
@@ -378,8 +387,9 @@ def _timer_running_at(freq, own_chan):
 
 def _free_timer(own_chan):
     per = board.chip.ledc_timers
-    for idx, timer in enumerate(board.timers):
-        if timer is None and _mode_has_channel(idx // per, own_chan):
+    timers = board.timers
+    for idx in range(len(timers)):
+        if timers[idx] is None and _mode_has_channel(idx // per, own_chan):
             return idx
     return -1
 

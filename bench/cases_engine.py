@@ -1,0 +1,96 @@
+"""Benchmark cases for the engine's share of the control tick (20 ms ticks; a 12 s cycle is start,
+idle, rev into the limiter, lift with blow-off, stop): heap bytes (target 0) and microseconds per
+tick, under the MicroPython unix port."""
+
+from gullwing.engine import Engine
+from gullwing.motor import EngineOutputs, MosfetMotor, Tone
+from gullwing.voice import Voice
+from simboard import board
+
+TICK_MS = 20
+CYCLE_MS = 12_000
+
+
+def _phases(e, t):
+    # a 12 s loop through every phase: start, idle, rev into the limiter, lift with blow-off, stop
+    if t == 0:
+        e.start()
+    elif t == 3000:
+        e.throttle(100)
+    elif t == 6000:
+        e.throttle(0)
+    elif t == 9000:
+        e.stop()
+
+
+def _engine_idle():
+    e = Engine()
+    e.start()
+    for _ in range(200):
+        e.tick(TICK_MS)
+
+    def tick():
+        e.tick(TICK_MS)
+
+    return tick
+
+
+def _engine_cycle():
+    e = Engine()
+    clock = [0]
+
+    def tick():
+        t = clock[0]
+        clock[0] = (t + TICK_MS) % CYCLE_MS
+        _phases(e, t)
+        e.tick(TICK_MS)
+
+    return tick
+
+
+def _engine_voice_cycle():
+    e = Engine()
+    v = Voice()
+    clock = [0]
+
+    def tick():
+        t = clock[0]
+        clock[0] = (t + TICK_MS) % CYCLE_MS
+        _phases(e, t)
+        e.tick(TICK_MS)
+        v.update(e, TICK_MS)
+        e.take_events()
+
+    return tick
+
+
+def _with_outputs(throttle):
+    def make():
+        board.reset("ESP32")
+        e = Engine()
+        v = Voice()
+        outputs = EngineOutputs(MosfetMotor(25), Tone(23), Tone(22, 10))
+        e.start()
+        e.throttle(throttle)
+
+        def tick():
+            e.tick(TICK_MS)
+            v.update(e, TICK_MS)
+            outputs.write(v)
+            board.trace.clear()  # the simulator's in-memory trace would otherwise grow
+
+        for _ in range(500):
+            tick()
+        return tick
+
+    return make
+
+
+CASES = [
+    ("engine tick at idle", 0, _engine_idle),
+    ("engine tick, 12 s cycle", 0, _engine_cycle),
+    ("engine+voice tick, 12 s cycle", 0, _engine_voice_cycle),
+    ("engine+voice+outputs at idle", 0, _with_outputs(0)),
+    # the tones follow the bouncing revs: every LEDC frequency change is on this path
+    ("engine+voice+outputs on limiter", 0, _with_outputs(100)),
+]

@@ -1,0 +1,132 @@
+"""Servo adapter: door angle (cdeg) -> pulse width -> machine.PWM, within the door's calibration.
+
+Thin on purpose: the door decides where and when; this maps and writes. Three rules from the ESP32:
+- PWM is made as `PWM(pin, freq=50, duty_ns=...)` in one call: made without a duty, a channel starts
+  at 50 % (a 10 ms pulse) and the servo lurches to its end stop;
+- a written duty takes effect at the next 20 ms period, so releasing sets the duty to 0 first and
+  de-initialises only a frame later (`quiet()`, then `detach()`): no pulse is ever cut short, which
+  a servo would answer with a twitch;
+- pulses never leave [min_us, max_us], whatever angle is asked.
+"""
+
+from machine import PWM, Pin
+
+FREQ_HZ = 50
+FRAME_MS = 20
+_DUTY_UNITS = 65536  # duty_ns() goes through a 16-bit duty on every ESP32 chip
+_COARSEST = 8  # 13-bit timers (S2, S3, C3) keep every 8th of those 16-bit steps
+
+
+_PER_S = _DUTY_UNITS * FREQ_HZ  # duty units per second of pulse
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _units_from(ns):
+    """The first duty on the coarsest grid whose pulse is at least `ns`."""
+    return _ceil_div(_ceil_div(ns * _PER_S, 1_000_000_000), _COARSEST) * _COARSEST
+
+
+def _check_int(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError("servo " + name + " must be a whole number from " + str(lo) + " to " + str(hi)
+                         + ", got " + repr(value))
+
+
+class Calibration:
+    """One door servo. `min_us`/`max_us`: its pulse range, which is `travel_deg` of horn travel and
+    a hard limit. `closed_deg`: horn angle with the door closed; the door opens `open_deg` from there
+    (the public angle range is 0..open_deg). `trim_us` shifts every pulse; `reversed` turns the other
+    way for the mirrored door, so both doors can share the other numbers."""
+
+    def __init__(self, min_us=500, max_us=2500, travel_deg=180, closed_deg=45, open_deg=90, trim_us=0,
+                 reversed=False):
+        _check_int("min_us", min_us, 100, 2900)
+        _check_int("max_us", max_us, min_us + 100, 3000)
+        _check_int("travel_deg", travel_deg, 10, 360)
+        _check_int("closed_deg", closed_deg, 0, travel_deg - 1)
+        _check_int("open_deg", open_deg, 1, min(180, travel_deg - closed_deg))
+        _check_int("trim_us", trim_us, -200, 200)
+        self.min_us, self.max_us, self.travel_deg = min_us, max_us, travel_deg
+        self.closed_deg, self.open_deg, self.trim_us = closed_deg, open_deg, trim_us
+        self.reversed = bool(reversed)
+        self.open_cdeg = open_deg * 100
+        # the limits, moved inwards onto a duty every chip can make exactly: the chip's own
+        # rounding cannot take a pulse outside them either
+        self.min_ns = _ceil_div(_units_from(min_us * 1000) * 1_000_000_000, _PER_S)
+        self.max_ns = (_units_from(max_us * 1000 + 1) - _COARSEST) * 1_000_000_000 // _PER_S
+        # pulse = base +- (horn cdeg x ns per cdeg), with ns per cdeg in 1/256 ns: every product
+        # stays below (max-min) x 256 < 2**30, so the tick needs no big integers
+        span_ns = (max_us - min_us) * 1000
+        self._k = (span_ns << 8) // (travel_deg * 100)
+        self._c0 = closed_deg * 100 * self._k + 128  # + rounding
+        self._base = (max_us if self.reversed else min_us) * 1000 + trim_us * 1000
+
+    def pulse_ns(self, cdeg):
+        """Pulse for a door angle in cdeg, clamped to the calibrated range. Integer-only."""
+        q = (self._c0 + cdeg * self._k) >> 8
+        ns = self._base - q if self.reversed else self._base + q
+        return self.min_ns if ns < self.min_ns else self.max_ns if ns > self.max_ns else ns
+
+    def angle_cdeg(self, ns):
+        """The door angle a pulse holds (inverse of pulse_ns), within 0..open."""
+        q = (self._base - ns) if self.reversed else (ns - self._base)
+        cdeg = ((q << 8) - self._c0 + 128 + self._k // 2) // self._k
+        return max(0, min(self.open_cdeg, cdeg))
+
+
+class Servo:
+    """One servo output. `pulse` is the last pulse sent (ns): the position the servo holds, also
+    after a release; `attach()` resumes exactly there."""
+
+    def __init__(self, pin, calibration):
+        self.cal = calibration
+        self._pin = pin if isinstance(pin, Pin) else Pin(pin)
+        self._pwm = None
+        self.pulse = calibration.pulse_ns(0)  # until known otherwise, the door is taken as closed
+        self.driving = False  # pulses are going out
+
+    @property
+    def attached(self):
+        return self._pwm is not None
+
+    def attach(self):
+        """Start the output at the last pulse; one-call construction, so the first pulse is it."""
+        pwm = self._pwm
+        if pwm is None:
+            pwm = self._pwm = PWM(self._pin, freq=FREQ_HZ, duty_ns=self.pulse)
+        elif not self.driving:
+            pwm.duty_ns(self.pulse)
+        self.driving = True
+        return pwm
+
+    def hold(self, ns):
+        """Take `ns` (clamped to the calibration) as the position held, e.g. restored at boot."""
+        self.pulse = max(self.cal.min_ns, min(self.cal.max_ns, ns))
+
+    def write(self, cdeg):
+        """Drive to a door angle; a released servo first resumes at the pulse it held. The control
+        tick calls this: no allocation while attached."""
+        ns = self.cal.pulse_ns(cdeg)
+        pwm = self._pwm
+        if pwm is None or not self.driving:
+            pwm = self.attach()
+        if ns != self.pulse:
+            self.pulse = ns
+            pwm.duty_ns(ns)
+
+    def quiet(self):
+        """First half of a release: duty 0 from the next period on; the pulse in flight completes."""
+        if self._pwm is not None:
+            self._pwm.duty_ns(0)
+        self.driving = False
+
+    def detach(self):
+        """Second half of a release, at least one frame (FRAME_MS) after quiet(): stop the channel."""
+        if self._pwm is not None:
+            if self.driving:
+                raise RuntimeError("servo detach without quiet() would cut a pulse")
+            self._pwm.deinit()
+            self._pwm = None

@@ -1,0 +1,108 @@
+"""Power-fail-safe storage of one small record: two slot files, each a complete copy with a sequence
+number and a CRC32. A save overwrites the older slot only, and a load takes the newest slot that is
+whole and intact, so a save cut short by a power loss (truncated, half-written or garbled) leaves the
+previous record readable.
+
+Slot layout: b"GWS1", sequence (u32, big endian), payload length (u16), payload, CRC32 of all before.
+The payload is bytes; `save_dict`/`load_dict` keep a small dict of ints and strings as JSON.
+"""
+
+import binascii
+import json
+import struct
+
+MAGIC = b"GWS1"
+_HEAD = 10  # magic + sequence + length
+MAX_PAYLOAD = 4096
+_SEQ_MASK = 0xFFFFFFFF
+
+
+def frame(seq, payload):
+    """The bytes of one slot holding `payload` as record number `seq`."""
+    body = MAGIC + struct.pack(">IH", seq & _SEQ_MASK, len(payload)) + payload
+    return body + struct.pack(">I", binascii.crc32(body) & _SEQ_MASK)
+
+
+def parse(data):
+    """(seq, payload) of a slot's bytes, or None when they are not one whole, intact record."""
+    if len(data) < _HEAD + 4 or data[:4] != MAGIC:
+        return None
+    seq, size = struct.unpack(">IH", data[4:_HEAD])
+    if len(data) != _HEAD + size + 4:
+        return None
+    body = data[:_HEAD + size]
+    if struct.unpack(">I", data[_HEAD + size:])[0] != binascii.crc32(body) & _SEQ_MASK:
+        return None
+    return seq, bytes(data[_HEAD:_HEAD + size])
+
+
+def _newer(a, b):
+    # sequence numbers compare modulo 2**32, so even a wrap keeps the order
+    return 0 < ((a - b) & _SEQ_MASK) < 0x80000000
+
+
+class Store:
+    """One record kept in `path + ".a"` and `path + ".b"`."""
+
+    def __init__(self, path):
+        self.paths = (path + ".a", path + ".b")
+        self._seq = None  # sequence of the newest intact slot, None when there is none
+        self._slot = 1  # the slot that holds it (so the next save goes to the other)
+        self._loaded = False
+
+    def load(self):
+        """The newest intact payload (bytes), or None when no slot holds one."""
+        best = None
+        self._slot = 1
+        for slot, path in enumerate(self.paths):
+            record = self._read(path)
+            if record is not None and (best is None or _newer(record[0], best[0])):
+                best = record
+                self._slot = slot
+        self._seq = None if best is None else best[0]
+        self._loaded = True
+        return None if best is None else best[1]
+
+    def save(self, payload):
+        """Write `payload` as the newest record, into the slot not holding the current one."""
+        payload = bytes(payload)
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError("record of " + str(len(payload)) + " bytes is over " + str(MAX_PAYLOAD))
+        if not self._loaded:
+            self.load()
+        seq = 1 if self._seq is None else self._seq + 1
+        slot = 1 - self._slot
+        with open(self.paths[slot], "wb") as f:  # closing commits the file on LittleFS
+            f.write(frame(seq, payload))
+        self._seq = seq & _SEQ_MASK
+        self._slot = slot
+
+    def load_dict(self):
+        """The newest record as a dict, or None (none saved, or not a dict record)."""
+        payload = self.load()
+        if payload is None:
+            return None
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save_dict(self, data):
+        """Save a small dict of str keys to int or str values."""
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise ValueError("record key " + repr(key) + " is not a string")
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValueError("record value for " + repr(key) + " must be an int or a string, got "
+                                 + repr(value))
+        self.save(json.dumps(data).encode())
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_HEAD + MAX_PAYLOAD + 5)
+        except OSError:
+            return None
+        return parse(data)

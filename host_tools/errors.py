@@ -1,0 +1,105 @@
+"""Errors a user can act on: each says what went wrong and, in `hint`, what to do next.
+
+The command line prints them as `error: ...` and `hint: ...` and exits with status 2; anything else
+that escapes is a bug in gullwing and keeps its traceback.
+"""
+
+import errno
+
+
+class GullwingError(Exception):
+    """Base of every error the user can fix; `hint` says how."""
+
+    hint = ""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+# -- board files ---------------------------------------------------------------------------------
+
+class BoardFileError(GullwingError):
+    """A board file is missing or wrong; `problems` lists every error found in it."""
+
+    hint = "fix the board file (the key and the allowed values are named above), or pick another with --board"
+
+    def __init__(self, message, problems=(), hint=None):
+        super().__init__(message, hint)
+        self.problems = list(problems)
+
+
+# -- serial ports --------------------------------------------------------------------------------
+
+class NoPortFound(GullwingError):
+    hint = ("plug the board in with a data USB cable (some cables only charge), or name the port with "
+            "--port or the GULLWING_PORT environment variable")
+
+
+class SeveralPorts(GullwingError):
+    hint = "choose one with --port PORT or the GULLWING_PORT environment variable"
+
+
+class PortMissing(GullwingError):
+    hint = "check the port name (gullwing lists candidates when --port is left out) and that the board is plugged in"
+
+
+class PortBusy(GullwingError):
+    hint = ("another program holds the port (a serial monitor, mpremote, an IDE, another gullwing): "
+            "close it and try again")
+
+
+class PortDenied(GullwingError):
+    hint = ("your user may not open serial ports: on Linux add it to the `dialout` group "
+            "(sudo usermod -aG dialout $USER) and log in again")
+
+
+# -- talking to the board ------------------------------------------------------------------------
+
+class BoardNotAnswering(GullwingError):
+    hint = ("check the USB cable and the port; if the board still does not answer, hold its BOOT button, "
+            "press and release EN (reset), then release BOOT and try again")
+
+
+class WrongChip(GullwingError):
+    hint = "pick the board file that matches the hardware with --board (see `gullwing boards list`)"
+
+
+class BadFirmwareImage(GullwingError):
+    hint = ("download the firmware .bin for your board's chip from https://micropython.org/download/ "
+            "(the full image, not an OTA update or a .uf2/.hex file)")
+
+
+class NotMicroPython(GullwingError):
+    hint = "put MicroPython on the board first: gullwing flash --firmware FILE.bin"
+
+
+class BoardDiskFull(GullwingError):
+    hint = "free space on the board (remove old files with `mpremote fs rm`), or erase it and flash again with --erase"
+
+
+class MpyVersionMismatch(GullwingError):
+    hint = "flash the MicroPython version gullwing compiles for (gullwing flash --firmware FILE.bin)"
+
+
+# -- translation of OS errors --------------------------------------------------------------------
+
+_BUSY_WORDS = ("could not exclusively lock", "resource busy", "device or resource busy", "access is denied",
+               "port is already open")
+
+
+def port_error(device, exc):
+    """The GullwingError for a failure to open `device`, or None when `exc` is about something else.
+
+    Works on pyserial's SerialException (which carries the OS errno) and on the text of esptool's
+    FatalError, which wraps it."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    if code == errno.EBUSY or any(word in text for word in _BUSY_WORDS):
+        return PortBusy("serial port " + device + " is in use by another program")
+    if code == errno.ENOENT or "no such file" in text or "errno 2]" in text or "filenotfounderror" in text:
+        return PortMissing("serial port " + device + " does not exist")
+    if code == errno.EACCES or "permission denied" in text:
+        return PortDenied("no permission to open serial port " + device)
+    return None

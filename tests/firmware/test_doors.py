@@ -1,0 +1,496 @@
+"""The doors on the simulated ESP32, judged by the servo pulses in the trace: profiles, reversal,
+smoothness at the LEDC's resolution, limits under random commands, stagger, release, power-up."""
+
+import binascii
+import os
+import random
+import time
+
+import fwtest
+from fwtest import raises
+from gullwing import doors, easing
+from gullwing.doors import Door, DoorPair
+from gullwing.servo import Calibration, Servo
+from gullwing.store import Store
+from simboard import TICKS_PERIOD, board
+
+LEFT, RIGHT = 18, 19
+FRAME = 20
+STEP_NS = 20_000_000 / 65536  # the ESP32's duty step at 50 Hz: 305 ns
+_paths = []
+
+
+def setup_function():
+    board.reset("ESP32")
+
+
+def teardown_function():
+    while _paths:
+        path = _paths.pop()
+        for suffix in (".a", ".b"):
+            try:
+                os.remove(path + suffix)
+            except OSError:
+                pass
+
+
+def _store_path():
+    path = "/tmp/gw-doors-" + binascii.hexlify(os.urandom(6)).decode()
+    _paths.append(path)
+    return path
+
+
+def _pair(store=None, together=True, stagger_ms=40, hold_ms=1000, left_cal=None, right_cal=None):
+    left = Door("left", Servo(LEFT, left_cal or Calibration()), hold_ms=hold_ms)
+    right = Door("right", Servo(RIGHT, right_cal or Calibration(reversed=True)), hold_ms=hold_ms)
+    return DoorPair(left, right, store, together, stagger_ms)
+
+
+def _now():
+    return time.ticks_ms()
+
+
+def _run(pair, ms):
+    """The app's control loop: a tick every servo frame for `ms`."""
+    for _ in range(ms // FRAME):
+        pair.tick(_now())
+        board.advance_ms(FRAME)
+
+
+def _rows(pin):
+    return [row for row in board.trace.rows(pin) if row.kind == "pwm"]
+
+
+def _per_frame(pin, start_ms, end_ms):
+    """The pulse in force at each frame tick from start_ms to end_ms (None before the first)."""
+    rows = _rows(pin)
+    out, i, current = [], 0, None
+    for t in range(start_ms, end_ms + 1, FRAME):
+        while i < len(rows) and rows[i].t_us <= t * 1000:
+            current = rows[i].duty_ns
+            i += 1
+        out.append(current)
+    return out
+
+
+def _diffs(values):
+    return [values[i] - values[i - 1] for i in range(1, len(values))]
+
+
+# -- door-aware profiles -------------------------------------------------------------------------
+
+def test_opening_lifts_quickly_and_slows_gently_like_the_gas_struts():
+    pair = _pair()
+    pair.open(_now(), "left")
+    _run(pair, 1600)
+    pulses = _per_frame(LEFT, 0, 1500)
+    closed, opened = pulses[0], pulses[-1]
+    assert abs(closed - 1_000_000) < 400 and abs(opened - 2_000_000) < 400
+    assert min(_diffs(pulses)) >= 0  # never a step back
+    half = [i for i, p in enumerate(pulses) if p >= (closed + opened) // 2][0]
+    assert half * FRAME < 0.4 * 1500  # half way in well under half the time
+    last_fifth = pulses[-1] - pulses[len(pulses) * 4 // 5]
+    assert last_fifth < (opened - closed) // 100  # and the last fifth of the time barely moves
+    assert pair.left.state == doors.OPEN and pair.left.arrived == 1
+    assert pair.left.status() == {"angle": 90, "target": 90, "state": "open"}
+
+
+def test_closing_creeps_onto_the_stop_from_above_without_overshoot():
+    pair = _pair()
+    pair.open(_now(), "left")
+    _run(pair, 1600)
+    start = _now()
+    pair.close(start, "left")
+    _run(pair, 3500)
+    pulses = _per_frame(LEFT, start, start + 3400)
+    closed = Calibration().pulse_ns(0)
+    assert max(_diffs(pulses)) <= 0  # one way only
+    assert min(pulses) >= closed - STEP_NS  # never past closed (the LEDC grid aside)
+    four_deg = closed + 4 * (2_000_000 - 1_000_000) // 90
+    creep = [p for p in pulses if p <= four_deg and p > closed + STEP_NS]
+    assert len(creep) * FRAME >= 400  # the last 4 degrees take half a second or more
+    assert max(-d for d in _diffs(creep)) <= 11_111 * 8 * FRAME // 1000 + 400  # at creep speed (8 deg/s)
+    assert pair.left.state == doors.CLOSED and pair.left.arrived == 2
+
+
+def test_a_move_takes_the_time_asked_or_goes_at_the_profile_speed():
+    pair = _pair()
+    pair.to(_now(), 45, "left", ms=3000)
+    _run(pair, 2980)
+    assert pair.left.moving
+    _run(pair, 40)
+    assert not pair.left.moving and pair.left.status()["angle"] == 45
+    start = _now()
+    pair.open(start, "left")  # 45 degrees at 60 deg/s
+    while pair.left.moving:
+        board.advance_ms(FRAME)
+        pair.tick(_now())
+    assert 750 <= time.ticks_diff(_now(), start) < 750 + FRAME  # arrived in the first frame after
+
+
+# -- smoothness, judged on the pulses --------------------------------------------------------------
+
+def test_pulses_follow_the_curve_within_one_ledc_step_and_step_at_most_one_where_it_is_flat():
+    pair = _pair()
+    pair.open(_now(), "left")
+    _run(pair, 1600)
+    cal = Calibration()
+    closed, opened = cal.pulse_ns(0), cal.pulse_ns(9000)
+    pulses = _per_frame(LEFT, 0, 1500)
+    ideal = [closed + (opened - closed) * easing._shape("strut", t / 1500) for t in range(0, 1501, FRAME)]
+    for i, want in enumerate(ideal):
+        assert abs(pulses[i] - want) <= STEP_NS + 50, (i, pulses[i], want)
+    flat = [i for i in range(1, len(ideal)) if ideal[i] - ideal[i - 1] < STEP_NS]
+    assert len(flat) >= 5
+    for i in flat:
+        assert 0 <= pulses[i] - pulses[i - 1] <= STEP_NS + 1, (i, pulses[i - 1], pulses[i])
+
+
+def test_reversing_mid_travel_bends_the_motion_without_a_jerk():
+    pair = _pair()
+    pair.open(_now(), "left")
+    _run(pair, 1600)
+    ordinary = max(abs(c) for c in _diffs(_diffs(_per_frame(LEFT, 0, 1600))))
+    for reverse_at in (300, 600, 900, 1200):
+        board.reset("ESP32")
+        pair = _pair()
+        pair.open(_now(), "left")
+        _run(pair, reverse_at)
+        pair.close(_now(), "left")
+        _run(pair, 4000)
+        pulses = _per_frame(LEFT, 0, reverse_at + 3800)
+        i = reverse_at // FRAME
+        around = _diffs(_diffs(pulses))[i - 3:i + 6]
+        # speed changes per frame around the reversal are no larger than at an ordinary start
+        assert max(abs(c) for c in around) <= ordinary + 2 * STEP_NS, (reverse_at, around, ordinary)
+        assert pair.left.state == doors.CLOSED
+
+
+def test_repeating_the_command_of_a_move_in_progress_does_not_disturb_it():
+    pair = _pair()
+    pair.open(_now(), "left")
+    _run(pair, 1600)
+    reference = _per_frame(LEFT, 0, 1500)
+    board.reset("ESP32")
+    pair = _pair()
+    pair.open(_now(), "left")
+    for _ in range(5):
+        _run(pair, 200)
+        pair.open(_now(), "left")  # a remote's button pressed again
+    _run(pair, 600)
+    assert _per_frame(LEFT, 0, 1500) == reference
+
+
+# -- limits under anything -------------------------------------------------------------------------
+
+_BAD = (
+    ("middle", "open", None, None),
+    ("left", "fly", None, None),
+    ("both", "to", -5, None),
+    ("both", "to", 91, None),
+    ("left", "to", "45", None),
+    ("right", "to", None, None),
+    ("left", "open", 30, None),
+    ("left", "stop", 10, None),
+    ("both", "open", None, 0),
+    ("both", "close", None, 60_001),
+    ("right", "to", 10, 1.5),
+    ("left", "toggle", None, "fast"),
+)
+
+
+class _PulseCheck:
+    """Reads one pin's trace as it grows: every pulse within the calibration, and every start of
+    the output at the pulse last held (never a lurch)."""
+
+    def __init__(self, pin, cal):
+        self.pin, self.cal = pin, cal
+        self.held = cal.pulse_ns(0)
+        self.previous = None
+        self.pulses = self.starts = 0
+
+    def read(self, rows):
+        for row in rows:
+            if row.kind == "pwm" and row.duty_ns:
+                assert self.cal.min_us * 1000 <= row.duty_ns <= self.cal.max_us * 1000, (self.pin, row)
+                if self.previous in (None, "off"):
+                    assert abs(row.duty_ns - self.held) < STEP_NS, (self.pin, row, self.held)
+                    self.starts += 1
+                self.held = row.duty_ns
+                self.pulses += 1
+            self.previous = row.kind
+
+
+def test_random_commands_never_drive_a_pulse_outside_the_calibration_nor_cut_one():
+    random.seed(1992)
+    cals = (Calibration(min_us=900, max_us=2100, travel_deg=120, closed_deg=10, open_deg=100, trim_us=-60),
+            Calibration(min_us=800, max_us=2200, closed_deg=20, open_deg=110, trim_us=150, reversed=True))
+    pair = _pair(hold_ms=120, left_cal=cals[0], right_cal=cals[1])
+    checks = (_PulseCheck(LEFT, cals[0]), _PulseCheck(RIGHT, cals[1]))
+    refused = 0
+    for _ in range(220):
+        side = random.choice(doors.SIDES)
+        verb = random.choice(doors.VERBS)
+        deg = random.randint(-20, 130) if verb == "to" else None
+        ms = random.choice((None, None, random.randint(20, 4000)))
+        if random.randint(0, 5) == 0:
+            side, verb, deg, ms = random.choice(_BAD)
+        before = pair.status()
+        try:
+            pair.command(_now(), side, verb, deg, ms)
+        except ValueError:
+            refused += 1
+            assert pair.status() == before  # refused: nothing changed
+        _run(pair, random.randint(0, 60) * FRAME)
+        for check in checks:
+            check.read(board.trace.rows(check.pin))
+        board.trace.clear()  # (keeps the test's memory small under MicroPython)
+    assert refused > 30
+    assert board.cut_pulses == []
+    for check in checks:
+        assert check.pulses > 500 and check.starts > 3  # moved a lot, released and re-attached often
+
+
+def test_bad_commands_say_what_is_wrong_and_change_nothing():
+    pair = _pair()
+    pair.open(_now())
+    _run(pair, 400)
+    before = pair.status()
+    for side, verb, deg, ms, text in (
+            ("middle", "open", None, None, "unknown door 'middle'"),
+            ("both", "fly", None, None, "unknown door command 'fly'"),
+            ("left", "to", 95, None, "door angle must be from 0 to 90 deg, got 95"),
+            ("left", "to", None, None, "door angle must be from 0 to 90 deg, got None"),
+            ("both", "close", 10, None, "door close takes no angle, got 10"),
+            ("both", "open", None, 10, "move time must be a whole number of ms from 20 to 60000, got 10"),
+            ("right", "stop", None, "5", "got '5'")):
+        with raises(ValueError, text):
+            pair.command(_now(), side, verb, deg, ms)
+        assert pair.status() == before
+    _run(pair, 3000)
+    assert pair.status()["left"]["state"] == "open" and pair.status()["right"]["state"] == "open"
+
+
+# -- the pair ------------------------------------------------------------------------------------
+
+def _first_change_ms(pin):
+    rows = _rows(pin)
+    return [r.t_us // 1000 for r in rows if r.duty_ns != rows[0].duty_ns][0]
+
+
+def test_staggered_doors_start_the_stagger_apart():
+    pair = _pair(together=False, stagger_ms=300)
+    pair.open(_now())
+    _run(pair, 2200)
+    assert _first_change_ms(RIGHT) - _first_change_ms(LEFT) >= 300
+    assert pair.left.arrived == pair.right.arrived == 1
+
+
+def test_doors_together_start_apart_and_arrive_in_the_same_tick():
+    pair = _pair()
+    pair.to(_now(), 30, "right")  # different distances to go
+    _run(pair, 1000)
+    pair.open(_now())
+    arrivals = {}
+    for _ in range(200):
+        pair.tick(_now())
+        for door in (pair.left, pair.right):
+            if door.arrived and door.name not in arrivals and not door.moving and door.state == "open":
+                arrivals[door.name] = _now()
+        board.advance_ms(FRAME)
+    assert arrivals["left"] == arrivals["right"]
+    assert _first_change_ms(RIGHT) != _first_change_ms(LEFT)
+    assert abs(_first_change_ms(LEFT) - 1000) <= FRAME  # the left opened first...
+    # ...the right, already driven, was taken along a stagger later (its first move at 0 aside)
+    rows = [r for r in _rows(RIGHT) if r.t_us >= 1_000_000]
+    assert rows[0].t_us // 1000 - _first_change_ms(LEFT) >= 40
+    pair.close(_now())
+    _run(pair, 4000)
+    assert pair.status()["left"]["state"] == pair.status()["right"]["state"] == "closed"
+
+
+def test_toggle_sends_both_doors_the_same_way():
+    pair = _pair()
+    pair.toggle(_now())
+    _run(pair, 300)
+    assert pair.left.state == pair.right.state == doors.OPENING
+    pair.toggle(_now())  # mid-way: both turn back
+    assert pair.left.state == pair.right.state == doors.CLOSING
+    _run(pair, 4000)
+    assert pair.left.state == pair.right.state == doors.CLOSED
+    pair.to(_now(), 50, "left")
+    _run(pair, 2000)
+    pair.toggle(_now())  # one door open: close both
+    _run(pair, 4000)
+    assert pair.left.state == pair.right.state == doors.CLOSED
+
+
+def test_stop_comes_to_rest_between_and_toggle_then_reverses():
+    pair = _pair()
+    pair.open(_now())
+    _run(pair, 500)
+    pair.stop(_now())
+    _run(pair, 1000)
+    status = pair.status()["left"]
+    assert status["state"] == "stopped" and 20 < status["angle"] < 90
+    assert status["target"] == status["angle"]
+    arrived = pair.left.arrived
+    pair.toggle(_now(), "left")
+    assert pair.left.state == doors.CLOSING
+    _run(pair, 4000)
+    assert pair.left.state == doors.CLOSED and pair.left.arrived == arrived + 1
+
+
+def test_an_arrival_is_counted_once_per_finished_move_and_not_for_one_cut_short():
+    pair = _pair()
+    pair.open(_now(), "left")
+    _run(pair, 600)
+    pair.close(_now(), "left")  # the open never arrives
+    _run(pair, 4000)
+    assert pair.left.arrived == 1 and pair.left.state == doors.CLOSED
+    _run(pair, 2000)
+    assert pair.left.arrived == 1
+
+
+def test_doors_work_across_the_ticks_wrap():
+    board.reset("ESP32", start_us=(TICKS_PERIOD - 700) * 1000)
+    pair = _pair()
+    pair.open(_now())
+    _run(pair, 2000)
+    assert pair.status()["left"] == {"angle": 90, "target": 90, "state": "open"}
+    assert pair.status()["right"]["state"] == "open"
+
+
+# -- release and power-up ----------------------------------------------------------------------------
+
+def test_a_settled_door_is_released_without_a_cut_pulse_and_reattached_where_it_was():
+    pair = _pair(hold_ms=500)
+    pair.to(_now(), 20)
+    _run(pair, 1000)
+    assert pair.left.servo.attached  # holding while the hold time runs
+    pair.close(_now())
+    _run(pair, 4000)
+    assert not pair.left.servo.attached and not pair.right.servo.attached
+    assert board.cut_pulses == []
+    for pin in (LEFT, RIGHT):
+        rows = board.trace.rows(pin)
+        assert rows[-1].kind == "off"
+        assert rows[-2].duty_ns == 0  # duty 0 first: the last pulse was allowed to finish
+        assert (rows[-1].t_us - rows[-2].t_us) >= 20_000
+    held = [r.duty_ns for r in _rows(LEFT) if r.duty_ns][-1]
+    count = len(board.trace.rows(LEFT))
+    _run(pair, 3000)
+    assert len(board.trace.rows(LEFT)) == count  # silence while released
+    pair.open(_now())
+    _run(pair, 100)
+    assert board.trace.rows(LEFT)[count].duty_ns == held  # back on exactly where it was
+
+
+def test_open_doors_are_held_by_default_and_released_when_asked():
+    pair = _pair(hold_ms=300)
+    pair.open(_now())
+    _run(pair, 3000)
+    assert pair.left.servo.attached and pair.left.servo.driving  # holding the door up against gravity
+    left = Door("left", Servo(21, Calibration()), hold_ms=300, hold_open=False)
+    left.go(_now(), 9000)
+    for _ in range(150):
+        left.tick(_now())
+        board.advance_ms(FRAME)
+    assert not left.servo.attached and board.cut_pulses == []
+
+
+def test_without_saved_state_nothing_moves_until_the_first_command():
+    pair = _pair(store=Store(_store_path()))
+    _run(pair, 2000)
+    assert board.trace.rows(LEFT) == [] and board.trace.rows(RIGHT) == []
+    assert pair.status()["left"]["state"] == "closed"  # assumed until known
+    pair.close(_now())  # already "closed": drives the closed position, a no-op for a closed door
+    _run(pair, 100)
+    assert abs(_rows(LEFT)[0].duty_ns - 1_000_000) < STEP_NS
+
+
+def test_after_a_power_cycle_the_servo_starts_at_exactly_the_saved_pulse():
+    path = _store_path()
+    pair = _pair(store=Store(path))
+    pair.to(_now(), 63)
+    _run(pair, 3000)
+    last = {pin: _rows(pin)[-1].duty_ns for pin in (LEFT, RIGHT)}
+    board.reset("ESP32")  # power off and on
+    pair = _pair(store=Store(path))
+    assert pair.status()["left"] == {"angle": 63, "target": 63, "state": "stopped"}
+    _run(pair, 1000)
+    assert board.trace.rows(LEFT) == []  # silent until commanded
+    pair.close(_now())
+    _run(pair, 200)
+    for pin in (LEFT, RIGHT):
+        assert _rows(pin)[0].duty_ns == last[pin]  # exactly the pulse it held before
+        assert board.trace.rows(pin)[0].duty_ns != 10_000_000
+
+
+def test_the_rest_position_is_saved_once_both_doors_settle():
+    path = _store_path()
+    store = Store(path)
+    pair = _pair(store=store, together=False, stagger_ms=500)
+    pair.open(_now())
+    _run(pair, 1700)  # left has arrived, right still moving
+    assert pair.left.arrived == 1 and pair.right.moving
+    assert Store(path).load_dict() is None  # no flash write while a door moves
+    _run(pair, 600)
+    saved = Store(path).load_dict()
+    assert saved == {"left": pair.left.servo.pulse, "right": pair.right.servo.pulse}
+
+
+def test_a_torn_save_falls_back_to_the_previous_rest_position():
+    path = _store_path()
+    pair = _pair(store=Store(path))
+    pair.to(_now(), 40)
+    _run(pair, 2500)
+    pair.to(_now(), 70)
+    _run(pair, 2500)
+    newest = [p for p in (path + ".a", path + ".b") if b"" != _slot(p)]
+    # power lost while writing the 70 degree record: its slot is cut short
+    slot = max(newest, key=lambda p: _slot(p)[4:8])
+    with open(slot, "rb") as f:
+        data = f.read()
+    with open(slot, "wb") as f:
+        f.write(data[:len(data) // 2])
+    board.reset("ESP32")
+    pair = _pair(store=Store(path))
+    assert pair.status()["left"]["angle"] == 40
+
+
+def _slot(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_the_tick_allocates_nothing_with_both_doors_moving():
+    if not fwtest.MICROPYTHON:
+        import pytest
+
+        pytest.skip("heap allocation is measured under MicroPython")
+    import allocprobe
+
+    pair = _pair()
+    pair.open(_now(), ms=20_000)
+    _run(pair, 100)
+
+    def tick():
+        pair.tick(_now())
+        board.advance_ms(FRAME)
+
+    assert allocprobe.bytes_per_call(tick) == 0
+    assert pair.left.moving and pair.right.moving and not pair.right.motion.waiting
+    # turning back (the speed-matching blend) and the soft close's creep cost nothing either
+    pair.open(_now(), ms=1000)
+    _run(pair, 1100)
+    pair.close(_now(), ms=1000)
+    _run(pair, 400)
+    pair.open(_now())
+    assert pair.left.motion.first.blend > 25 * FRAME  # the 22 calls below stay inside the blend
+    assert allocprobe.bytes_per_call(tick, calls=20) == 0
+    pair.close(_now())
+    while not (pair.left.motion.phases == 2 and pair.left.motion.pos < 300):
+        tick()
+    assert allocprobe.bytes_per_call(tick, calls=20) == 0
+    assert pair.left.moving and pair.left.motion.pos > 0  # still creeping

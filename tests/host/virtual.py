@@ -1,0 +1,100 @@
+"""Virtual boards for end-to-end tests: `gullwing sim` started as a user would, driven by real tools."""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+class SimProcess:
+    """A running `gullwing sim`; `port` is its serial port."""
+
+    def __init__(self, flash_dir, *args, trace=None):
+        self.flash = Path(flash_dir)
+        self.trace = Path(trace) if trace else None
+        cmd = [str(BIN / "gullwing"), "sim", "--flash", str(flash_dir), *args]
+        if trace:
+            cmd += ["--trace", str(trace)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.first_line = self.proc.stdout.readline().strip()
+        if not self.first_line.startswith("port: "):
+            self.proc.kill()
+            raise RuntimeError("gullwing sim did not start: " + self.first_line + self.proc.stderr.read())
+        self.port = self.first_line[len("port: "):]
+
+    def mpremote(self, *args, check=True, timeout=60):
+        result = subprocess.run([str(BIN / "mpremote"), "connect", self.port, *args], capture_output=True,
+                                text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError("mpremote " + " ".join(args) + " failed:\n" + result.stdout + result.stderr)
+        return result
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+class Wire:
+    """The serial port opened directly, for what mpremote does not do (typing, Ctrl-C, Ctrl-D)."""
+
+    def __init__(self, port):
+        import serial
+
+        self.serial = serial.Serial(port, 115200, timeout=0.1)
+        self.seen = b""
+
+    def send(self, data):
+        self.serial.write(data)
+
+    def expect(self, text, timeout=10.0):
+        """Wait for `text`; returns everything read up to and including it."""
+        want = text.encode() if isinstance(text, str) else text
+        deadline = time.monotonic() + timeout
+        while want not in self.seen:
+            if time.monotonic() > deadline:
+                raise AssertionError("did not see " + repr(want) + "; got " + repr(self.seen[-400:]))
+            self.seen += self.serial.read(4096)
+        head, _, tail = self.seen.partition(want)
+        self.seen = tail
+        return head + want
+
+    def close(self):
+        self.serial.close()
+
+
+def run_in_pty(cmd, keystrokes, expect, timeout=20):
+    """Run an interactive command on a terminal, type, and wait for `expect` in what it prints."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    pending = list(keystrokes)
+    try:
+        while expect.encode() not in seen:
+            if time.monotonic() > deadline:
+                raise AssertionError("did not see " + repr(expect) + "; got " + repr(seen[-400:]))
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+            elif pending:
+                os.write(master, pending.pop(0))
+        return seen
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
