@@ -1,4 +1,5 @@
-"""`make bench`: runs the benchmark cases under the MicroPython unix port and prints a table.
+"""`make bench`: allocation and speed of the firmware's hot paths under the MicroPython unix port, and
+deploying to a virtual board against mpremote.
 
 Exits non-zero when a case misses its target, so a regression is visible wherever it runs.
 """
@@ -45,8 +46,27 @@ def main():
         missed += not ok
         table.add_row(name, str(alloc), "-" if target < 0 else f"<= {target}", f"{us:.2f}",
                       "[green]ok[/]" if ok else "[red]MISSED[/]")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    missed += deploy_table(console)
     return 1 if missed else 0
+
+
+def deploy_table(console):
+    from bench import deploy_bench
+
+    rows = deploy_bench.run()
+    table = Table(title=f"Deploy at {deploy_bench.BAUD} baud, one virtual board, side by side")
+    for column in ("run", "seconds", "bytes on the wire"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for name, (seconds, wire) in rows.items():
+        table.add_row(name, f"{seconds:.2f}", f"{wire:,}")
+    console.print(table)
+    missed = 0
+    for text, ok in deploy_bench.verdicts(rows):
+        console.print(("[green]ok[/]     " if ok else "[red]MISSED[/] ") + text)
+        missed += not ok
+    return missed
 
 
 if __name__ == "__main__":

@@ -5,14 +5,18 @@
 """
 
 import argparse
+import functools
+import hashlib
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from host_tools import FIRMWARE_DIR
+from host_tools import FIRMWARE_DIR, ROOT
 
 SOURCE_ONLY = ("main.py", "boot.py")  # MicroPython runs these by name, as source
+CACHE_DIR = ROOT / "build" / "mpy-cache"
 
 
 class BuildError(Exception):
@@ -29,13 +33,28 @@ def mpy_cross_binary():
 
 
 def compile_file(source, target, root=FIRMWARE_DIR):
-    """Compile one file; the error names the file as the firmware tree knows it."""
+    """Compile one file; the error names the file as the firmware tree knows it.
+
+    Results are cached by content (source, its name on the board, mpy-cross version), so a redeploy
+    of unchanged firmware does not run mpy-cross again."""
     target.parent.mkdir(parents=True, exist_ok=True)
     rel = source.relative_to(root)
+    key = hashlib.sha256(source.read_bytes() + b"\0" + str(rel).encode() + b"\0" + _mpy_cross_version())
+    cached = CACHE_DIR / (key.hexdigest() + ".mpy")
+    if cached.exists():
+        shutil.copyfile(cached, target)
+        return
     proc = subprocess.run([mpy_cross_binary(), "-s", str(rel), "-o", str(target), str(source)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError("mpy-cross cannot compile firmware/" + str(rel) + ":\n" + proc.stderr.strip())
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(target, cached)
+
+
+@functools.cache
+def _mpy_cross_version():
+    return subprocess.run([mpy_cross_binary(), "--version"], capture_output=True, check=True).stdout
 
 
 def build(out_dir, root=FIRMWARE_DIR):

@@ -2,8 +2,9 @@
 
 1. The firmware is compiled with mpy-cross (main.py and boot.py stay source) and the board's
    config.json is generated from its board file.
-2. Over the raw REPL (mpremote's own serial transport), one call returns the board's manifest of content
-   hashes, checked on the board against the files themselves: nothing is read back file by file.
+2. Over the raw REPL (mpremote's own serial transport), the host sends the content hashes of the new
+   firmware; the board compares them with its manifest and with the files themselves (hashing on the
+   board) and answers with what differs: nothing is read back file by file.
 3. Changed files go, deflate-compressed and base64-encoded, into /.gullwing/stage and are checked by their
    hash there; files staged by an interrupted deploy are not sent again.
 4. A commit record is written with one atomic rename, then applied by boot.py's finish_deploy(): the
@@ -27,9 +28,10 @@ from mpremote.transport_serial import SerialTransport
 
 from host_tools import FIRMWARE_DIR, __version__, boards, build, errors, ports
 
-AGENT = (Path(__file__).with_name("deploy_agent.py")).read_text()
+AGENT = "\n".join(line for line in (Path(__file__).with_name("deploy_agent.py")).read_text().splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")).encode() + b"\n"  # comments stay home
 STAGE = "/.gullwing/stage"
-CHUNK = 3072  # base64 characters per call: large enough that the per-call overhead is small
+CHUNK = 8192  # base64 characters per call: large enough that the per-call overhead is small
 WBITS = 12  # deflate window: 4 KB of the board's RAM while inflating
 BOOT_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 5
@@ -79,17 +81,23 @@ def config_json(board):
                       sort_keys=True).encode() + b"\n"
 
 
+AGENT_PATH = "/.gullwing/agent-" + hashlib.sha256(AGENT).hexdigest()[:16] + ".py"
+
+
 def firmware_files(board, firmware_dir=FIRMWARE_DIR):
-    """Everything that lands on the board: {absolute path on the board: content}."""
+    """Everything that lands on the board: {absolute path on the board: content}. The deploy agent stays
+    there too, so that the next deploy need not send it."""
     with tempfile.TemporaryDirectory() as tmp:
         built = build.build(Path(tmp), firmware_dir)
         files = {"/" + path: local.read_bytes() for path, local in built.items()}
     files["/config.json"] = config_json(board)
+    files[AGENT_PATH] = AGENT
     return files
 
 
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
+def content_hash(data):
+    """What the manifest keeps per file: the first 16 hex digits of the SHA-256 (as the board computes it)."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def mpy_loads(data, board_mpy):
@@ -114,25 +122,31 @@ def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progr
     board = board if isinstance(board, boards.Board) else boards.load(board)
     device = ports.choose_port(port)
     files = firmware_files(board, firmware_dir)
-    hashes = {path: sha256(data) for path, data in files.items()}
+    hashes = {path: content_hash(data) for path, data in files.items()}
+    manifest = {"tree": content_hash(json.dumps(hashes, sort_keys=True).encode()), "files": hashes}
     link = _connect(device)
     try:
-        info = _board_info(link, hashes)
+        _load_agent(link)
+        info = json.loads(_call(link, "_gw_same(" + repr(manifest["tree"]) + ")"))
         _check_mpy(info, files)
-        manifest = info["manifest"]
-        changed = [p for p in sorted(files) if manifest.get(p) != hashes[p] or p in info["drift"]]
-        removed = sorted(p for p in manifest if p not in files)
-        to_send = [p for p in changed if p not in info["staged"]]
-        payload = {p: pack(files[p], info["inflate"]) for p in to_send}
-        need = sum(len(files[p]) for p in to_send)
-        if need > info["free"]:
-            raise errors.BoardDiskFull(f"the board has {info['free'] // 1024} KB free and this deploy needs "
-                                       f"{need // 1024 + 1} KB; nothing was changed")
-        _upload(link, payload, {p: hashes[p] for p in to_send}, info["inflate"], console, progress)
+        if not info["same"]:
+            info.update(json.loads(_call(link, "_gw_info(" + repr(hashes) + ")")))
+        changed = sorted(info.get("changed", ()))
+        removed = sorted(info.get("extra", ()))
+        to_send = [p for p in changed if p not in info.get("staged", ())]
+        if to_send:
+            need = sum(len(files[p]) for p in to_send)
+            if need > info["free"]:
+                raise errors.BoardDiskFull(f"the board has {info['free'] // 1024} KB free and this deploy needs "
+                                           f"{need // 1024 + 1} KB; nothing was changed")
+            payload = {p: pack(files[p], info["inflate"]) for p in to_send}
+            _upload(link, payload, {p: hashes[p] for p in to_send}, info["inflate"], console, progress)
         if changed or removed:
-            plan = {"moves": [[STAGE + p, p] for p in changed], "deletes": removed, "manifest": hashes}
+            plan = {"moves": [[STAGE + p, p] for p in changed], "deletes": removed, "manifest": manifest}
             _call(link, "_gw_commit(" + repr(json.dumps(plan)) + ")")
-            _call(link, (firmware_dir / "boot.py").read_text())  # finish_deploy(): the same code as at boot
+            # the new boot.py is in place once the commit applies, and it applies it: run it as at boot
+            _call(link, "exec(open('/.gullwing/stage/boot.py').read() if _gw_has('/.gullwing/stage/boot.py') "
+                        "else open('/boot.py').read())")
         _restart_and_check(link, device)
     finally:
         link.close()
@@ -150,7 +164,7 @@ def _connect(device):
     link.serial = _Counted(link.serial)
     try:
         link.serial.deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        link.enter_raw_repl(soft_reset=True, timeout_overall=CONNECT_TIMEOUT_S)
+        link.enter_raw_repl(soft_reset=False, timeout_overall=CONNECT_TIMEOUT_S)  # Ctrl-C stops the app
         link.serial.deadline = None
     except TransportError as exc:
         link.close()
@@ -175,11 +189,20 @@ def _call(link, code):
                                             "and the next deploy completes this one") from exc
 
 
-def _board_info(link, hashes):
-    _call(link, AGENT)
-    reply = _call(link, "_gw_info(" + repr(hashes) + ")")
-    info = json.loads(reply)
-    return info
+def _load_agent(link):
+    """Run the agent: from the board's flash when an earlier deploy left this version there, else sent
+    compressed (or plain, to a board without `deflate`)."""
+    found = _call(link, "try:\n exec(open(" + repr(AGENT_PATH) + ").read())\n print(1)\nexcept OSError:\n print(0)")
+    if found.strip() == b"1":
+        return
+    packed = binascii.b2a_base64(pack(AGENT, True), newline=False)
+    try:
+        _call(link, "import deflate,io,binascii\nexec(deflate.DeflateIO(io.BytesIO(binascii.a2b_base64("
+              + repr(packed) + ")),deflate.RAW," + str(WBITS) + ").read())")
+    except errors.GullwingError as exc:
+        if "ImportError" not in str(exc):
+            raise
+        _call(link, AGENT)
 
 
 def _check_mpy(info, files):

@@ -23,6 +23,7 @@ def _gw_dirs(path):
 
 
 def _gw_sha(path):
+    # the first 16 hex digits of the SHA-256: plenty to tell two versions of a file apart
     h = hashlib.sha256()
     buf = bytearray(512)
     with open(path, "rb") as f:
@@ -31,29 +32,61 @@ def _gw_sha(path):
             if not n:
                 break
             h.update(buf if n == 512 else buf[:n])
-    return binascii.hexlify(h.digest()).decode()
+    return binascii.hexlify(h.digest()[:8]).decode()
 
 
-def _gw_info(staged):
+def _gw_has(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _gw_manifest():
     try:
         with open(_GW_MANIFEST) as f:
-            manifest = json.load(f)
+            return json.load(f)
     except (OSError, ValueError):
-        manifest = {}
-    drift = []
-    for path, sha in manifest.items():  # a file changed or lost on the board since it was deployed
+        return {}
+
+
+def _gw_same(tree):
+    # Is the firmware with this tree hash here, whole? One short answer when nothing changed.
+    manifest = _gw_manifest()
+    same = manifest.get("tree") == tree
+    try:
+        os.stat("/.gullwing/commit.json")
+        same = False
+    except OSError:
+        pass
+    for path, sha in manifest.get("files", {}).items():
+        if not same:
+            break
         try:
-            if _gw_sha(path) != sha:
-                drift.append(path)
+            same = _gw_sha(path) == sha
         except OSError:
-            drift.append(path)
-    ready = []
-    for path, sha in staged.items():  # files a previous, interrupted deploy already staged
+            same = False
+    print(json.dumps({"same": same, "mpy": sys.implementation._mpy, "version": list(sys.implementation.version[:3])}))
+
+
+def _gw_info(wanted):
+    # wanted: {path: hash} of the firmware to deploy. Replies with what differs, hashing on the board.
+    manifest = _gw_manifest().get("files", {})
+    changed = []
+    staged = []
+    for path, sha in wanted.items():
         try:
-            if _gw_sha(_GW_STAGE + path) == sha:
-                ready.append(path)
+            same = manifest.get(path) == sha and _gw_sha(path) == sha
         except OSError:
-            pass
+            same = False
+        if not same:
+            changed.append(path)
+            try:  # left staged and whole by an interrupted deploy?
+                if _gw_sha(_GW_STAGE + path) == sha:
+                    staged.append(path)
+            except OSError:
+                pass
     try:
         import deflate  # noqa: F401
 
@@ -61,8 +94,8 @@ def _gw_info(staged):
     except ImportError:
         inflate = False
     s = os.statvfs("/")
-    print(json.dumps({"mpy": sys.implementation._mpy, "version": list(sys.implementation.version[:3]),
-                      "manifest": manifest, "drift": drift, "staged": ready, "inflate": inflate, "free": s[0] * s[3]}))
+    print(json.dumps({"changed": changed, "extra": [p for p in manifest if p not in wanted], "staged": staged,
+                      "inflate": inflate, "free": s[0] * s[3]}))
 
 
 def _gw_open(path):

@@ -35,6 +35,8 @@ ROM_LINE = {PWRON_RESET: b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOO
             WDT_RESET: b"rst:0x7 (TG0WDT_SYS_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"}
 DEFAULT_FLASH_KB = 2048  # the filesystem partition of a 4 MB ESP32 build of MicroPython
 READY = b"\x00boardos-ready\n"  # written to stderr once MicroPython's SIGINT handling is in place
+KBD_ON = b"\x00kbd-on\n"  # code runs: Ctrl-C interrupts it
+KBD_OFF = b"\x00kbd-off\n"  # the REPL reads input: Ctrl-C is a byte like any other
 
 
 def sim_heap_bytes():
@@ -98,8 +100,10 @@ class VirtualBoard:
         self.uid = hashlib.sha256(str(self.flash_dir).encode()).hexdigest()[:12]
         self.port = None
         self.boots = 0
+        self.wire_bytes = 0  # bytes that crossed the wire, both ways, since start
         self._child = None
         self._ready = threading.Event()
+        self._kbd = True  # boot.py and main.py run first
         self._pending_interrupt = False
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -176,6 +180,7 @@ class VirtualBoard:
             cmd += ["-X", heap_argument(self.heap_kb)]
         cmd.append(str(SIM_DIR / "boardos.py"))
         self._ready.clear()
+        self._kbd = True
         if cause != SOFT_RESET:
             self._to_wire(b"\r\n" + ROM_LINE.get(cause, ROM_LINE[PWRON_RESET]))
         child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -204,12 +209,14 @@ class VirtualBoard:
 
     def _watch_stderr(self, child):
         for line in iter(child.stderr.readline, b""):
-            if line == READY:
-                self._ready.set()
+            if line in (KBD_ON, KBD_OFF):
+                self._kbd = line == KBD_ON
+            elif line == READY:
                 with self._lock:
+                    self._ready.set()
                     if self._pending_interrupt:
                         self._pending_interrupt = False
-                        child.send_signal(signal.SIGINT)
+                        self._deliver_ctrl_c(child)
             else:
                 sys.stderr.buffer.write(line)  # the interpreter's own complaints
 
@@ -231,6 +238,7 @@ class VirtualBoard:
     def _to_board(self, data):
         while data:
             head, ctrl_c, data = data.partition(b"\x03")
+            self.wire_bytes += len(head) + len(ctrl_c)
             if head:
                 self._in_pacer.wait(len(head))
                 try:
@@ -244,9 +252,18 @@ class VirtualBoard:
     def _interrupt(self):
         with self._lock:
             if self._ready.is_set():
-                self._child.send_signal(signal.SIGINT)
+                self._deliver_ctrl_c(self._child)
             else:
                 self._pending_interrupt = True  # still booting: interrupt as soon as it can be
+
+    def _deliver_ctrl_c(self, child):
+        if self._kbd:
+            child.send_signal(signal.SIGINT)  # MicroPython raises KeyboardInterrupt in the running code
+        else:
+            try:
+                child.stdin.write(b"\x03")  # in its place among the other bytes
+            except (OSError, ValueError):
+                pass
 
     def _relay_output(self, child):
         """Board -> host: `\\n` becomes `\\r\\n` as on the ESP32 console, paced like the UART."""
@@ -265,6 +282,7 @@ class VirtualBoard:
                 cooked.append(byte)
                 previous = bytes((byte,))
             self._out_pacer.wait(len(cooked))
+            self.wire_bytes += len(cooked)
             self._to_wire(bytes(cooked))
 
     def _to_wire(self, data):

@@ -15,8 +15,6 @@ FREQ_HZ = 50
 FRAME_MS = 20
 _DUTY_UNITS = 65536  # duty_ns() goes through a 16-bit duty on every ESP32 chip
 _COARSEST = 8  # 13-bit timers (S2, S3, C3) keep every 8th of those 16-bit steps
-
-
 _PER_S = _DUTY_UNITS * FREQ_HZ  # duty units per second of pulse
 
 

@@ -33,6 +33,8 @@ EXIT_SOFT_RESET_RAW = 11
 EXIT_HARD_RESET = 12
 EXIT_WATCHDOG_RESET = 13
 READY = "\x00boardos-ready\n"  # tells the host that Ctrl-C (SIGINT) is now safe to deliver
+KBD_ON = "\x00kbd-on\n"
+KBD_OFF = "\x00kbd-off\n"
 
 CHIP_TITLE = {"ESP32": "Generic ESP32 module with ESP32", "ESP32-S2": "ESP32S2 module with ESP32S2",
               "ESP32-S3": "Generic ESP32S3 module with ESP32S3", "ESP32-C3": "ESP32C3 module with ESP32C3"}
@@ -109,10 +111,20 @@ def run_file(name, namespace):
     execute(source, namespace, "exec", name)
 
 
+def interrupt_char(enabled):
+    """Tell the host whether Ctrl-C interrupts (code runs) or is a plain byte (the REPL reads input), as
+    MicroPython's pyexec switches it, so that 0x03 keeps its place among the bytes at the prompt."""
+    sys.stderr.write(KBD_ON if enabled else KBD_OFF)
+
+
 def execute(source, namespace, mode="exec", filename="<stdin>"):
     """Run code the way the REPL does. Resets propagate; other exceptions are printed."""
     try:
-        exec(compile(source, filename, mode), namespace)
+        interrupt_char(True)
+        try:
+            exec(compile(source, filename, mode), namespace)
+        finally:
+            interrupt_char(False)
     except simboard.HardReset:
         raise Reset(_hard_reset_status()) from None
     except SystemExit:
@@ -249,7 +261,11 @@ def run_raw(source, namespace):
     """Output, 0x04, the exception if any, 0x04: what mpremote reads back."""
     error = None
     try:
-        exec(compile(source, "<stdin>", "exec"), namespace)
+        interrupt_char(True)
+        try:
+            exec(compile(source, "<stdin>", "exec"), namespace)
+        finally:
+            interrupt_char(False)
     except simboard.HardReset:
         raise Reset(_hard_reset_status()) from None
     except SystemExit:
@@ -267,14 +283,14 @@ def serve(chip, namespace, repl):
     """Serve the REPLs until a reset. Ctrl-C lands wherever this code is: it only cancels the input."""
     entering = True
     while True:
-        if entering:
-            if repl == RAW:
-                out(RAW_PROMPT + ">")
-            else:
-                banner(chip)
-                out(">>> ")
-        entering = True
         try:
+            if entering:
+                if repl == RAW:
+                    out(RAW_PROMPT + ">")
+                else:
+                    banner(chip)
+                    out(">>> ")
+            entering = True
             nxt = raw_repl(namespace) if repl == RAW else friendly_repl(namespace)
         except simboard.HardReset:
             raise Reset(_hard_reset_status()) from None
@@ -294,15 +310,18 @@ def main():
         print(gc.mem_alloc())
         return
     status = EXIT_POWER_OFF
-    sys.stderr.write(READY)
     try:
         chip = boot()
         namespace = {"__name__": "__main__"}
         repl = RAW if os.getenv("GW_RAW") == "1" else FRIENDLY
         try:
-            run_file("boot.py", namespace)
-            if repl == FRIENDLY:
-                run_file("main.py", namespace)
+            try:
+                sys.stderr.write(READY)  # from here on a Ctrl-C lands in code that expects it
+                run_file("boot.py", namespace)
+                if repl == FRIENDLY:
+                    run_file("main.py", namespace)
+            except KeyboardInterrupt:
+                pass  # Ctrl-C during the start: straight to the REPL, as on the chip
             serve(chip, namespace, repl)
         except Reset as reset:
             status = reset.status

@@ -11,7 +11,7 @@ from fwtest import raises
 from gullwing import doors, easing
 from gullwing.doors import Door, DoorPair
 from gullwing.servo import Calibration, Servo
-from gullwing.store import Store
+from gullwing.store import Store, parse
 from simboard import TICKS_PERIOD, board
 
 LEFT, RIGHT = 18, 19
@@ -40,9 +40,10 @@ def _store_path():
     return path
 
 
-def _pair(store=None, together=True, stagger_ms=40, hold_ms=1000, left_cal=None, right_cal=None):
-    left = Door("left", Servo(LEFT, left_cal or Calibration()), hold_ms=hold_ms)
-    right = Door("right", Servo(RIGHT, right_cal or Calibration(reversed=True)), hold_ms=hold_ms)
+def _pair(store=None, together=True, stagger_ms=40, hold_ms=1000, left_cal=None, right_cal=None, hold_open=True):
+    left = Door("left", Servo(LEFT, left_cal or Calibration()), hold_ms=hold_ms, hold_open=hold_open)
+    right = Door("right", Servo(RIGHT, right_cal or Calibration(reversed=True)), hold_ms=hold_ms,
+                 hold_open=hold_open)
     return DoorPair(left, right, store, together, stagger_ms)
 
 
@@ -187,7 +188,7 @@ _BAD = (
     ("middle", "open", None, None),
     ("left", "fly", None, None),
     ("both", "to", -5, None),
-    ("both", "to", 91, None),
+    ("both", "to", 191, None),
     ("left", "to", "45", None),
     ("right", "to", None, None),
     ("left", "open", 30, None),
@@ -223,9 +224,10 @@ class _PulseCheck:
 
 def test_random_commands_never_drive_a_pulse_outside_the_calibration_nor_cut_one():
     random.seed(1992)
-    cals = (Calibration(min_us=900, max_us=2100, travel_deg=120, closed_deg=10, open_deg=100, trim_us=-60),
-            Calibration(min_us=800, max_us=2200, closed_deg=20, open_deg=110, trim_us=150, reversed=True))
-    pair = _pair(hold_ms=120, left_cal=cals[0], right_cal=cals[1])
+    # trimmed past their ends: the closed pulses would be 840 and 2350 us without the limits
+    cals = (Calibration(min_us=900, max_us=2100, travel_deg=120, closed_deg=0, open_deg=120, trim_us=-60),
+            Calibration(min_us=800, max_us=2200, closed_deg=0, open_deg=180, trim_us=150, reversed=True))
+    pair = _pair(hold_ms=120, left_cal=cals[0], right_cal=cals[1], hold_open=False)
     checks = (_PulseCheck(LEFT, cals[0]), _PulseCheck(RIGHT, cals[1]))
     refused = 0
     for _ in range(220):
@@ -235,6 +237,7 @@ def test_random_commands_never_drive_a_pulse_outside_the_calibration_nor_cut_one
         ms = random.choice((None, None, random.randint(20, 4000)))
         if random.randint(0, 5) == 0:
             side, verb, deg, ms = random.choice(_BAD)
+        board.advance_us(random.randint(0, 19_999))  # commands and ticks at any instant
         before = pair.status()
         try:
             pair.command(_now(), side, verb, deg, ms)
@@ -248,7 +251,7 @@ def test_random_commands_never_drive_a_pulse_outside_the_calibration_nor_cut_one
     assert refused > 30
     assert board.cut_pulses == []
     for check in checks:
-        assert check.pulses > 500 and check.starts > 3  # moved a lot, released and re-attached often
+        assert check.pulses > 500 and check.starts > 20, (check.pulses, check.starts)  # released often
 
 
 def test_bad_commands_say_what_is_wrong_and_change_nothing():
@@ -273,9 +276,13 @@ def test_bad_commands_say_what_is_wrong_and_change_nothing():
 
 # -- the pair ------------------------------------------------------------------------------------
 
-def _first_change_ms(pin):
+def _first_change_ms(pin, since_ms=0):
+    """When the pulse on `pin` first changed from the one it had at `since_ms` (or first had)."""
     rows = _rows(pin)
-    return [r.t_us // 1000 for r in rows if r.duty_ns != rows[0].duty_ns][0]
+    before = [r.duty_ns for r in rows if r.t_us < since_ms * 1000]
+    after = [r for r in rows if r.t_us >= since_ms * 1000]
+    held = before[-1] if before else after[0].duty_ns
+    return [r.t_us // 1000 for r in after if r.duty_ns != held][0]
 
 
 def test_staggered_doors_start_the_stagger_apart():
@@ -288,22 +295,21 @@ def test_staggered_doors_start_the_stagger_apart():
 
 def test_doors_together_start_apart_and_arrive_in_the_same_tick():
     pair = _pair()
-    pair.to(_now(), 30, "right")  # different distances to go
+    pair.to(_now(), 30, "right")  # the doors have different distances to go
     _run(pair, 1000)
-    pair.open(_now())
-    arrivals = {}
+    start = _now()
+    counts = [pair.left.arrived, pair.right.arrived]
+    pair.open(start)
+    arrived_at = [None, None]
     for _ in range(200):
         pair.tick(_now())
-        for door in (pair.left, pair.right):
-            if door.arrived and door.name not in arrivals and not door.moving and door.state == "open":
-                arrivals[door.name] = _now()
+        for i, door in enumerate((pair.left, pair.right)):
+            if door.arrived > counts[i] and arrived_at[i] is None:
+                arrived_at[i] = _now()
         board.advance_ms(FRAME)
-    assert arrivals["left"] == arrivals["right"]
-    assert _first_change_ms(RIGHT) != _first_change_ms(LEFT)
-    assert abs(_first_change_ms(LEFT) - 1000) <= FRAME  # the left opened first...
-    # ...the right, already driven, was taken along a stagger later (its first move at 0 aside)
-    rows = [r for r in _rows(RIGHT) if r.t_us >= 1_000_000]
-    assert rows[0].t_us // 1000 - _first_change_ms(LEFT) >= 40
+    assert arrived_at[0] is not None and arrived_at[0] == arrived_at[1]
+    assert pair.left.state == pair.right.state == doors.OPEN
+    assert _first_change_ms(RIGHT, start) - _first_change_ms(LEFT, start) >= 40
     pair.close(_now())
     _run(pair, 4000)
     assert pair.status()["left"]["state"] == pair.status()["right"]["state"] == "closed"
@@ -447,11 +453,9 @@ def test_a_torn_save_falls_back_to_the_previous_rest_position():
     _run(pair, 2500)
     pair.to(_now(), 70)
     _run(pair, 2500)
-    newest = [p for p in (path + ".a", path + ".b") if b"" != _slot(p)]
-    # power lost while writing the 70 degree record: its slot is cut short
-    slot = max(newest, key=lambda p: _slot(p)[4:8])
-    with open(slot, "rb") as f:
-        data = f.read()
+    # power lost while writing the 70 degree record: its slot, the newer one, is cut short
+    slot = max((path + ".a", path + ".b"), key=lambda p: parse(_slot(p))[0])
+    data = _slot(slot)
     with open(slot, "wb") as f:
         f.write(data[:len(data) // 2])
     board.reset("ESP32")
