@@ -1,4 +1,4 @@
 # Runs at every boot after boot.py: start the gullwing firmware.
-import gullwing
+from gullwing import app
 
-print("gullwing", gullwing.VERSION)
+app.run()

@@ -7,14 +7,14 @@ pytest's timing is untouched.
 import sys
 import time
 
-from simboard import board, ticks_add, ticks_diff
+from simboard import board
 
 _TIME = {
     "ticks_ms": board.ticks_ms,
     "ticks_us": board.ticks_us,
     "ticks_cpu": board.ticks_cpu,
-    "ticks_diff": ticks_diff,
-    "ticks_add": ticks_add,
+    "ticks_diff": board.ticks_diff,
+    "ticks_add": board.ticks_add,
     "sleep_ms": board.sleep_ms,
     "sleep_us": board.sleep_us,
 }

@@ -46,7 +46,7 @@ class HardReset(SystemExit):
 
 
 def _host_clock():
-    """(microsecond counter, sleep in us) of the interpreter itself, never the simulator's."""
+    """(microsecond counter, sleep in us, the interpreter's time module), never the simulator's."""
     import sys
 
     saved = sys.path
@@ -56,8 +56,8 @@ def _host_clock():
     finally:
         sys.path = saved
     if sys.implementation.name == "micropython":
-        return time.ticks_us, time.sleep_us
-    return (lambda: time.monotonic_ns() // 1000), (lambda us: time.sleep(us / 1_000_000))
+        return time.ticks_us, time.sleep_us, time
+    return (lambda: time.monotonic_ns() // 1000), (lambda us: time.sleep(us / 1_000_000)), None
 
 
 class PinState:
@@ -77,6 +77,7 @@ class Board:
     def __init__(self):
         self._host_us = None
         self._host_sleep_us = None
+        self._host_ticks = None  # the interpreter's own ticks functions, on real time under MicroPython
         self.reset()
 
     def reset(self, chip="ESP32", start_us=0, uid=None, trace=None, cause=PWRON_RESET):
@@ -110,7 +111,7 @@ class Board:
     def use_real_time(self):
         """Follow the host's monotonic clock from now on (the virtual board)."""
         if self._host_us is None:
-            self._host_us, self._host_sleep_us = _host_clock()
+            self._host_us, self._host_sleep_us, self._host_ticks = _host_clock()
         self._real_src = self._host_us
         self._real_base = self.now_us - self._host_us()
 
@@ -122,14 +123,30 @@ class Board:
                 self._run_due(now)
         return self.now_us
 
+    # On real time under MicroPython the ticks are the interpreter's own: asyncio's C core stamps its
+    # tasks with those, and a second clock beside it would leave tasks asleep for ever. The board's
+    # clock still advances (and fires timers and the watchdog) whenever they are read.
+
     def ticks_us(self):
-        return self.now() & TICKS_MAX
+        now = self.now()
+        return self._host_ticks.ticks_us() if self._host_ticks and self._real_src else now & TICKS_MAX
 
     def ticks_ms(self):
-        return (self.now() // 1000) & TICKS_MAX
+        now = self.now()
+        return self._host_ticks.ticks_ms() if self._host_ticks and self._real_src else (now // 1000) & TICKS_MAX
 
     def ticks_cpu(self):
         return (self.now() * (self.cpu_freq // 1_000_000)) & TICKS_MAX
+
+    def ticks_diff(self, end, start):
+        if self._host_ticks and self._real_src:
+            return self._host_ticks.ticks_diff(end, start)
+        return ticks_diff(end, start)
+
+    def ticks_add(self, ticks, delta):
+        if self._host_ticks and self._real_src:
+            return self._host_ticks.ticks_add(ticks, delta)
+        return ticks_add(ticks, delta)
 
     def sleep_us(self, us):
         self.wait_until(self.now() + us)

@@ -14,8 +14,10 @@ finally:
     sys.path = _path
     del _path
 
-from simboard import board, ticks_add, ticks_diff  # noqa: E402, F401
+from simboard import board  # noqa: E402
 
+ticks_diff = board.ticks_diff
+ticks_add = board.ticks_add
 ticks_ms = board.ticks_ms
 ticks_us = board.ticks_us
 ticks_cpu = board.ticks_cpu

@@ -1,0 +1,281 @@
+"""The composition root: configuration -> doors, engine, voice and outputs -> two asyncio tasks.
+
+The control task ticks every 20 ms (one servo frame): doors and engine advance by the measured time,
+outputs are written, events are queued. The serial task answers one request line at a time. Ctrl-C
+(KeyboardInterrupt) stops the motor, holds the doors where they are and returns to the REPL.
+"""
+
+import asyncio
+import os
+import sys
+import time
+
+from gullwing import VERSION, config, protocol
+from gullwing.doors import Door, DoorPair
+from gullwing.engine import EV_BLOWOFF, EV_LIMITER, EV_STATE, STATE_NAMES, Engine
+from gullwing.motor import EngineOutputs, HBridgeMotor, MosfetMotor, Tone
+from gullwing.protocol import BAD_ARG, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
+from gullwing.servo import Calibration, Servo
+from gullwing.store import Store
+from gullwing.voice import Voice
+
+TICK_MS = 20
+LIMITER_EVENT_MS = 1000  # the limiter bounces 10-25 times a second: one event a second says it
+VERBS = ("ping", "help", "version", "status", "door", "engine", "throttle", "blip", "events", "estop")
+
+
+class App:
+    def __init__(self, cfg, now_ms, state_dir="/state", problems=()):
+        self.problems = list(problems)
+        self.started_ms = now_ms
+        self._last_ms = now_ms
+        self.events_on = False
+        self.outbox = []  # event lines waiting for the serial side
+        self.halted = False  # after estop: the motor stays silent until the engine is started again
+        self.doors = None
+        self.engine = Engine(**cfg["engine"])
+        pins = cfg["pins"]
+        try:
+            self.doors = _door_pair(cfg["doors"], pins, state_dir)
+        except (KeyError, ValueError, TypeError) as exc:  # no motion with a door set up wrong
+            self.problems.append("doors: " + _reason(exc))
+        self.voice, self.outputs = _engine_outputs(cfg, pins, self.problems)
+        self._arrived = self._arrivals()
+        self._limiter_ms = now_ms - LIMITER_EVENT_MS
+
+    # -- the control tick --------------------------------------------------------------------------
+
+    def tick(self, now_ms):
+        """One servo frame. Allocates nothing unless an event is queued."""
+        dt = time.ticks_diff(now_ms, self._last_ms)
+        self._last_ms = now_ms
+        if self.doors is not None:
+            self.doors.tick(now_ms)
+        engine = self.engine
+        engine.tick(dt)
+        outputs = self.outputs
+        if outputs is not None and not self.halted:
+            self.voice.update(engine, dt)
+            outputs.write(self.voice)
+        if engine.events:
+            self._engine_events(now_ms, engine.take_events())
+        if self.doors is not None and self._arrivals() != self._arrived:
+            self._door_events()
+
+    def _arrivals(self):
+        doors = self.doors
+        return 0 if doors is None else doors.left.arrived * 65536 + doors.right.arrived
+
+    def _door_events(self):
+        doors = self.doors
+        if doors is None:
+            return
+        before = self._arrived
+        self._arrived = self._arrivals()
+        for door, moved in ((doors.left, before // 65536 != self._arrived // 65536),
+                            (doors.right, before % 65536 != self._arrived % 65536)):
+            if moved:
+                status = door.status()
+                self._event("door", {"side": door.name, "state": status["state"], "angle": status["angle"]})
+
+    def _engine_events(self, now_ms, events):
+        engine = self.engine
+        if events & EV_STATE:
+            self._event("engine", {"state": STATE_NAMES[engine.state], "rpm": engine.rpm})
+        if events & EV_BLOWOFF:
+            self._event("bov", {"boost": engine.boost_kpa, "rpm": engine.rpm})
+        if events & EV_LIMITER and time.ticks_diff(now_ms, self._limiter_ms) >= LIMITER_EVENT_MS:
+            self._limiter_ms = now_ms
+            self._event("limiter", {"rpm": engine.rpm, "hits": engine.limiter_hits})
+
+    def _event(self, name, payload):
+        if self.events_on:
+            self.outbox.append(protocol.event(name, payload))
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def handle(self, line, now_ms):
+        """The one reply line to one request line. Never raises: a bad request changes nothing."""
+        req_id = None
+        try:
+            request = protocol.parse(line)
+            req_id = request.id
+            handler = getattr(self, "_do_" + request.verb, None) if request.verb in VERBS else None
+            if handler is None:
+                raise ProtocolError(UNKNOWN_VERB, repr(request.verb)[:24] + " is not a verb; try help")
+            return protocol.ok(req_id, handler(request.args, now_ms))
+        except ProtocolError as exc:
+            if req_id is None:
+                req_id = exc.req_id  # parse() may have read the id before it failed
+            return protocol.err(req_id, exc.code, exc.message)
+        except ValueError as exc:
+            return protocol.err(req_id, BAD_ARG, _reason(exc))
+        except Exception as exc:  # a bug must not stop the board from answering
+            return protocol.err(req_id, FAULT, type(exc).__name__ + ": " + _reason(exc))
+
+    def _do_ping(self, args, now_ms):
+        protocol.no_more(args, 0)
+        return None
+
+    def _do_help(self, args, now_ms):
+        protocol.no_more(args, 0)
+        return {"verbs": list(VERBS), "door": "door left|right|both open|close|toggle|stop [ms] | to <deg> [ms]",
+                "engine": "engine start|stop", "throttle": "throttle 0-100", "blip": "blip [ms]",
+                "events": "events on|off"}
+
+    def _do_version(self, args, now_ms):
+        protocol.no_more(args, 0)
+        return {"version": VERSION, "micropython": ".".join(str(n) for n in sys.implementation.version[:3])}
+
+    def _do_status(self, args, now_ms):
+        protocol.no_more(args, 0)
+        engine = self.engine
+        return {"version": VERSION, "uptime_ms": time.ticks_diff(now_ms, self.started_ms),
+                "doors": None if self.doors is None else self.doors.status(),
+                "engine": {"state": STATE_NAMES[engine.state], "rpm": engine.rpm, "boost": engine.boost_kpa,
+                           "throttle": engine.throttle_pct},
+                "events": self.events_on, "halted": self.halted, "problems": self.problems}
+
+    def _do_door(self, args, now_ms):
+        if self.doors is None:
+            raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(self.problems)[:80])
+        side = protocol.choice(args, 0, "door", ("left", "right", "both"))
+        verb = protocol.choice(args, 1, "action", ("open", "close", "toggle", "stop", "to"))
+        deg = None
+        at = 2
+        if verb == "to":
+            deg = protocol.integer(args, 2, "angle", 0, 180)
+            at = 3
+        ms = protocol.integer(args, at, "ms", 20, 60_000, -1)
+        protocol.no_more(args, at + 1)
+        self.doors.command(now_ms, side, verb, deg, None if ms < 0 else ms)
+        return self.doors.status()
+
+    def _do_engine(self, args, now_ms):
+        action = protocol.choice(args, 0, "action", ("start", "stop"))
+        protocol.no_more(args, 1)
+        if action == "start":
+            self.halted = False
+            self.engine.start()
+        else:
+            self.engine.stop()
+        return {"state": STATE_NAMES[self.engine.state]}
+
+    def _do_throttle(self, args, now_ms):
+        pct = protocol.integer(args, 0, "throttle", 0, 100)
+        protocol.no_more(args, 1)
+        self.engine.throttle(pct)
+        return None
+
+    def _do_blip(self, args, now_ms):
+        ms = protocol.integer(args, 0, "blip ms", 10, 2000, 250)
+        protocol.no_more(args, 1)
+        if not self.engine.blip(ms):
+            raise ProtocolError(NOT_READY, "the engine is not running; engine start first")
+        return None
+
+    def _do_events(self, args, now_ms):
+        self.events_on = protocol.choice(args, 0, "events", ("on", "off")) == "on"
+        protocol.no_more(args, 1)
+        if not self.events_on:
+            self.outbox.clear()
+        return None
+
+    def _do_estop(self, args, now_ms):
+        protocol.no_more(args, 0)
+        self.safe_state(now_ms)
+        return None
+
+    def safe_state(self, now_ms):
+        """Motor off at once, doors held where they are (no twitch): estop, Ctrl-C, a fault."""
+        self.halted = True
+        self.engine.throttle(0)
+        self.engine.stop()
+        self.voice.reset()
+        if self.outputs is not None:
+            self.outputs.silence()
+        if self.doors is not None:
+            self.doors.command(now_ms, "both", "stop", None, 20)
+
+
+def _reason(exc):
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def _door_pair(cfg, pins, state_dir):
+    doors = []
+    for side in ("left", "right"):
+        servo = Servo(pins["door_" + side], Calibration(**cfg[side]))
+        doors.append(Door(side, servo, hold_ms=cfg["hold_ms"]))
+    try:
+        os.mkdir(state_dir)
+    except OSError:
+        pass  # there already
+    return DoorPair(doors[0], doors[1], store=Store(state_dir + "/doors"), together=cfg["together"],
+                    stagger_ms=cfg["stagger_ms"])
+
+
+def _engine_outputs(cfg, pins, problems):
+    """(voice, outputs); outputs is None when the configuration cannot drive them (reported)."""
+    engine = cfg["engine"]
+    try:
+        voice = Voice(idle_rpm=engine["idle_rpm"], limit_rpm=engine["limit_rpm"], **cfg["voice"])
+    except (KeyError, ValueError, TypeError) as exc:
+        problems.append("voice: " + _reason(exc))
+        voice = Voice(idle_rpm=engine["idle_rpm"], limit_rpm=engine["limit_rpm"])
+    try:
+        if cfg["motor"] == "hbridge":
+            motor = HBridgeMotor(pins["motor_in1"], pins["motor_in2"])
+        else:
+            motor = MosfetMotor(pins["motor"])
+        buzzer = Tone(pins["buzzer"]) if "buzzer" in pins else None
+        return voice, EngineOutputs(motor, buzzer)
+    except (KeyError, ValueError, TypeError) as exc:
+        problems.append("engine outputs: " + _reason(exc))
+        return voice, None
+
+
+# -- the two tasks ---------------------------------------------------------------------------------
+
+async def control(app, write):
+    while True:
+        now = time.ticks_ms()
+        app.tick(now)
+        if app.outbox:
+            for line in app.outbox:
+                write(line)
+            app.outbox.clear()
+        spent = time.ticks_diff(time.ticks_ms(), now)
+        await asyncio.sleep_ms(TICK_MS - spent if spent < TICK_MS else 0)
+
+
+async def serial(app, reader, write):
+    while True:
+        line = await reader.readline()
+        if not line:
+            return  # the console closed (the virtual board powers off)
+        if line.strip():
+            write(app.handle(line, time.ticks_ms()))
+
+
+def write_line(text):
+    sys.stdout.write(text + "\n")
+
+
+async def main(app):
+    reader = asyncio.StreamReader(sys.stdin)
+    asyncio.create_task(control(app, write_line))
+    await serial(app, reader, write_line)
+
+
+def run():
+    print("gullwing " + VERSION)
+    cfg, problems = config.load()
+    app = App(cfg, time.ticks_ms(), problems=problems)
+    try:
+        asyncio.run(main(app))
+    except KeyboardInterrupt:
+        app.safe_state(time.ticks_ms())
+        print("gullwing stopped: motor off, doors held; the REPL is yours")
+    finally:
+        asyncio.new_event_loop()

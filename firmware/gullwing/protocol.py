@@ -1,0 +1,116 @@
+"""Serial protocol v1 (pure): one request line in, exactly one reply line out, and event lines.
+
+    request   [#<id> ]<verb> [args...]        ASCII, at most 128 bytes, ended by \\n or \\r\\n
+    reply     [#<id> ]ok [<json object>]  |  [#<id> ]err <code> <message>
+    event     evt <name> <json object>        only after `events on`
+
+docs/protocol.md is the reference. This module frames and checks lines; the app owns the verbs.
+"""
+
+import json
+
+MAX_LINE = 128
+MAX_ID = 16
+
+# error codes
+UNKNOWN_VERB = "unknown_verb"
+BAD_ARG = "bad_arg"
+TOO_LONG = "too_long"
+BUSY = "busy"
+NOT_READY = "not_ready"
+FAULT = "fault"
+
+
+class ProtocolError(Exception):
+    def __init__(self, code, message, req_id=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.req_id = req_id  # the request's `#id` when it was read before the error
+
+
+class Request:
+    def __init__(self, req_id, verb, args):
+        self.id = req_id  # the `#id` to echo, or None
+        self.verb = verb
+        self.args = args
+
+
+def _id_char(c):
+    return c.isalpha() or c.isdigit() or c in "-_."
+
+
+def parse(line):
+    """A Request from one line (bytes or str, line ending optional); raises ProtocolError.
+
+    A ProtocolError raised after the id was read carries it in `req_id`, so the reply can echo it."""
+    if isinstance(line, (bytes, bytearray)):
+        if len(line) > MAX_LINE + 2:
+            raise _with_id(None, TOO_LONG, "line longer than " + str(MAX_LINE) + " bytes")
+        for b in line:
+            if b > 126 or (b < 32 and b not in (9, 10, 13)):
+                raise _with_id(None, BAD_ARG, "not printable ASCII (byte " + str(b) + ")")
+        line = line.decode()
+    line = line.rstrip("\r\n")
+    if len(line) > MAX_LINE:
+        raise _with_id(None, TOO_LONG, "line longer than " + str(MAX_LINE) + " bytes")
+    words = line.split()
+    req_id = None
+    if words and words[0].startswith("#"):
+        req_id = words.pop(0)[1:]
+        if not 0 < len(req_id) <= MAX_ID or not all(_id_char(c) for c in req_id):
+            raise _with_id(None, BAD_ARG, "an id is # and 1 to 16 letters, digits, - _ or .")
+    if not words:
+        raise _with_id(req_id, UNKNOWN_VERB, "empty request; try help")
+    return Request(req_id, words[0].lower(), words[1:])
+
+
+def _with_id(req_id, code, message):
+    return ProtocolError(code, message, req_id)
+
+
+def _prefix(req_id):
+    return "" if req_id is None else "#" + req_id + " "
+
+
+def ok(req_id, payload=None):
+    """`ok`, with a JSON object when `payload` (a dict) is given."""
+    if payload is None:
+        return _prefix(req_id) + "ok"
+    return _prefix(req_id) + "ok " + json.dumps(payload)
+
+
+def err(req_id, code, message):
+    return _prefix(req_id) + "err " + code + " " + message
+
+
+def event(name, payload):
+    return "evt " + name + " " + json.dumps(payload)
+
+
+def integer(args, index, name, low, high, default=None):
+    """Argument `index` as an int within [low, high]; `default` when absent (None: required)."""
+    if index >= len(args):
+        if default is None:
+            raise ProtocolError(BAD_ARG, name + " missing (" + str(low) + ".." + str(high) + ")")
+        return default
+    text = args[index]
+    digits = text[1:] if text[:1] == "-" else text
+    if not digits.isdigit() or len(digits) > 9:
+        raise ProtocolError(BAD_ARG, name + " must be a whole number, not " + repr(text)[:24])
+    value = int(text)
+    if not low <= value <= high:
+        raise ProtocolError(BAD_ARG, name + " must be " + str(low) + ".." + str(high) + ", not " + text)
+    return value
+
+
+def choice(args, index, name, options):
+    if index >= len(args) or args[index] not in options:
+        got = "" if index >= len(args) else ", not " + repr(args[index])[:24]
+        raise ProtocolError(BAD_ARG, name + " must be one of " + "|".join(options) + got)
+    return args[index]
+
+
+def no_more(args, count):
+    if len(args) > count:
+        raise ProtocolError(BAD_ARG, "unexpected " + repr(args[count])[:24])
