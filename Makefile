@@ -1,3 +1,4 @@
+# make demo  - the AZ-1 showroom on a virtual board: doors and engine, plotted to out/demo/showroom.png
 # make test  - lint, firmware type check, mpy-cross compile, pytest (CPython and MicroPython)
 # make bench - benchmarks (allocation per call under MicroPython, ...)
 # Each target creates .venv and installs what it needs on first use.
@@ -9,13 +10,16 @@ STAMP := $(VENV)/.installed-stamp
 # The MicroPython stdlib stubs replace CPython's typeshed for the firmware check.
 SITE = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-.PHONY: test lint typecheck compile pytest bench clean
+.PHONY: demo test lint typecheck compile pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m host_tools.demo
 
 test: lint typecheck compile pytest
 

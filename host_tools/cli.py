@@ -102,7 +102,7 @@ def flash_command(port, firmware, board_name, erase, verbose):
 
 
 @cli.command("plot", short_help="Plot servo pulse widths and motor duty of a trace.")
-@click.argument("trace", type=click.Path(exists=True, dir_okay=False))
+@click.argument("trace", type=click.Path(exists=True, dir_okay=False), nargs=-1, required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Image to write (.png, .svg or .pdf). Default: the trace's name with .png.")
 @click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
@@ -111,13 +111,14 @@ def plot_command(trace, output, board_name):
 
     TRACE is a CSV written by `gullwing sim --trace` (t_us,pin,freq_hz,duty_ns,kind,level). Each line is
     named by its role in the board file, e.g. `door_left (GPIO18)`; each value holds until the next
-    change, and a released output shows as a gap.
+    change, and a released output shows as a gap. Further files of the same form are merged in: rows of
+    kind `rpm` and `boost` (as `make demo` records them) add engine panels.
     """
     from pathlib import Path
 
     from host_tools import plot
 
-    written = plot.plot(trace, output or Path(trace).with_suffix(".png"), board_name)
+    written = plot.plot(trace, output or Path(trace[0]).with_suffix(".png"), board_name)
     click.echo("wrote " + str(written))
 
 
@@ -154,6 +155,72 @@ def deploy(port, board_name):
     from host_tools import deploy as deployer
 
     click.echo(deployer.deploy(port=port, board=board_name).line())
+
+
+# -- talking to the firmware ------------------------------------------------------------------------
+
+def _ask(port, line, timeout):
+    """Send one request and print its reply; `err` replies exit with status 1."""
+    from host_tools import link
+
+    reply = link.send(link.check_line(line), port=port, timeout=timeout)
+    click.echo(reply.line)
+    if not reply.ok:
+        sys.exit(1)
+
+
+def _request_options(command):
+    command = click.option("--timeout", type=click.FloatRange(0.1, 60), default=3.0, show_default=True,
+                           help="Seconds to wait for the reply.")(command)
+    return click.option("--port", default=None, help=PORT_HELP)(command)
+
+
+@cli.command()
+@click.argument("words", nargs=-1, required=True)
+@_request_options
+def send(words, port, timeout):
+    """Send one protocol request (e.g. `gullwing send door both open 1500`) and print the reply.
+
+    Exits 0 on `ok`, 1 on `err`, 2 when the board cannot be reached. docs/protocol.md lists the verbs.
+    """
+    _ask(port, " ".join(words), timeout)
+
+
+@cli.command()
+@click.argument("side", type=click.Choice(["left", "right", "both"]))
+@click.argument("action", type=click.Choice(["open", "close", "toggle", "stop", "to"]))
+@click.argument("degrees", type=click.IntRange(0, 180), required=False)
+@click.option("--ms", type=click.IntRange(20, 60_000), default=None, help="Duration of the move in ms.")
+@_request_options
+def door(side, action, degrees, ms, port, timeout):
+    """Move a door: open, close, toggle, stop, or `to DEGREES` (0 = closed)."""
+    if (action == "to") != (degrees is not None):
+        raise click.UsageError("give DEGREES with `to`, and only with `to`")
+    words = ["door", side, action] + ([str(degrees)] if degrees is not None else []) + ([str(ms)] if ms else [])
+    _ask(port, " ".join(words), timeout)
+
+
+@cli.command()
+@_request_options
+def status(port, timeout):
+    """Print the board's status: doors, engine, events, problems (one JSON reply)."""
+    _ask(port, "status", timeout)
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["start", "stop"]))
+@_request_options
+def engine(action, port, timeout):
+    """Start the engine (it cranks, catches and settles to idle) or stop it (it spins down)."""
+    _ask(port, "engine " + action, timeout)
+
+
+@cli.command()
+@click.argument("percent", type=click.IntRange(0, 100))
+@_request_options
+def throttle(percent, port, timeout):
+    """Set the throttle, 0 (closed, idle) to 100 (wide open)."""
+    _ask(port, "throttle " + str(percent), timeout)
 
 
 def main():

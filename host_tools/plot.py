@@ -18,6 +18,7 @@ from host_tools import boards, errors
 
 COLUMNS = ("t_us", "pin", "freq_hz", "duty_ns", "kind", "level")
 KINDS = ("pwm", "gpio", "off")
+TELEMETRY = ("rpm", "boost")  # engine readings on pseudo-pin -1 (`make demo` writes them beside the trace)
 GAP = math.nan  # a released output: no line drawn
 TAIL = 0.05  # lines run on past the last row by this share of the trace's duration...
 MIN_TAIL_S = 0.02  # ...and at least one servo frame
@@ -55,14 +56,21 @@ class Panel:
     roles: tuple[str, ...]  # board roles shown here
     value: object  # TraceRow -> float (GAP when nothing is driven)
     ylim: tuple[float, float] | None = None
+    kind: str = ""  # a telemetry panel: the rows of this kind, whatever their pin
 
-    def picks(self, board, pin):
-        return board.role_of(pin) in self.roles
+    def picks(self, board, row):
+        if self.kind:
+            return row.kind == self.kind
+        return row.kind in KINDS and board.role_of(row.pin) in self.roles
+
+    def label(self, board, pin):
+        return self.name if self.kind else board.label(pin)
 
 
 def pulse_width_us(row):
-    """A servo sees pulses only from PWM; a plain level or a released pin gives it none."""
-    return row.duty_ns / 1000 if row.kind == "pwm" else GAP
+    """A servo sees pulses only from PWM with a duty; duty 0 (a release), a plain level or a released
+    pin give it none."""
+    return row.duty_ns / 1000 if row.kind == "pwm" and row.duty_ns > 0 else GAP
 
 
 def duty_percent(row):
@@ -73,9 +81,15 @@ def duty_percent(row):
     return GAP
 
 
+def reading(row):
+    return float(row.level)
+
+
 PANELS = [
     Panel("servos", "servo pulse width (µs)", ("door_left", "door_right"), pulse_width_us),
     Panel("motor", "motor duty (%)", ("motor", "motor_in1", "motor_in2"), duty_percent, ylim=(-5, 105)),
+    Panel("engine rpm", "engine (rpm)", (), reading, kind="rpm"),
+    Panel("boost", "boost (kPa)", (), reading, kind="boost"),
 ]
 
 
@@ -98,8 +112,8 @@ def read_trace(path):
 
 def _row(record):
     kind = record["kind"]
-    if kind not in KINDS:
-        raise ValueError("kind must be one of " + ", ".join(KINDS) + ", not " + repr(kind))
+    if kind not in KINDS + TELEMETRY:
+        raise ValueError("kind must be one of " + ", ".join(KINDS + TELEMETRY) + ", not " + repr(kind))
     extra = {k: v for k, v in record.items() if k not in COLUMNS}
     return TraceRow(int(record["t_us"]), int(record["pin"]), int(record["freq_hz"]), int(record["duty_ns"]), kind,
                     int(record["level"]), extra)
@@ -114,7 +128,7 @@ def panel_series(rows, board, panel):
     end_s = last_s + max((last_s - start_s) * TAIL, MIN_TAIL_S)
     by_pin = {}
     for row in rows:
-        if panel.picks(board, row.pin):
+        if panel.picks(board, row):
             by_pin.setdefault(row.pin, []).append(row)
     out = []
     for pin in sorted(by_pin):
@@ -123,17 +137,20 @@ def panel_series(rows, board, panel):
         values = [float(panel.value(r)) for r in pin_rows]
         times.append(end_s)  # the last value holds past the end of the trace
         values.append(values[-1])
-        out.append(Series(pin, board.label(pin), times, values))
+        out.append(Series(pin, panel.label(board, pin), times, values))
     return out
 
 
 def plot(trace_path, out_path, board=None):
-    """Draw the trace at `trace_path` into an image at `out_path` (PNG, SVG, PDF by suffix)."""
+    """Draw the trace at `trace_path` (one path, or several whose rows are merged, such as a trace and
+    its telemetry) into an image at `out_path` (PNG, SVG, PDF by suffix)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     spec = boards.load(board)
-    rows = read_trace(trace_path)
+    paths = [trace_path] if isinstance(trace_path, (str, Path)) else list(trace_path)
+    rows = sorted((row for path in paths for row in read_trace(path)), key=lambda row: row.t_us)
+    trace_path = paths[0]
     filled = [(p, s) for p in PANELS if (s := panel_series(rows, spec, p))]
     if not filled:
         pins = sorted({r.pin for r in rows})

@@ -107,7 +107,7 @@ class VirtualBoard:
         self._pending_interrupt = False
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._started = 0.0
+        self.started_at = 0.0  # time.monotonic() at start: 0 on the trace's time axis
         self._in_pacer = Pacer(baud)
         self._out_pacer = Pacer(baud)
         self._threads = []
@@ -119,7 +119,7 @@ class VirtualBoard:
         tty.setraw(self._slave)  # no echo, no line editing: bytes pass as they are, like a UART
         self.port = os.ttyname(self._slave)
         os.set_blocking(self._master, False)
-        self._started = time.monotonic()
+        self.started_at = time.monotonic()
         self._spawn(PWRON_RESET, raw=False)
         for target in (self._from_host, self._supervise):
             thread = threading.Thread(target=target, daemon=True)
@@ -170,7 +170,7 @@ class VirtualBoard:
             "GW_CHIP": self.chip,
             "GW_UID": self.uid,
             "GW_TRACE": str(self.trace_path or ""),
-            "GW_START_US": str(int((time.monotonic() - self._started) * 1_000_000)),
+            "GW_START_US": str(int((time.monotonic() - self.started_at) * 1_000_000)),
             "GW_CAUSE": str(cause),
             "GW_RAW": "1" if raw else "0",
             "GW_FLASH_KB": str(self.flash_kb or 0),

@@ -144,7 +144,7 @@ def test_extra_columns_are_kept_for_later_panels(tmp_path):
 @pytest.mark.parametrize("text, words", [
     ("time,pin,value\n0,18,1\n", "header lacks t_us, freq_hz, duty_ns, kind, level"),
     ("t_us,pin,freq_hz,duty_ns,kind,level\n0,18,50,1500000,pwm,1\n20000,18,50,1500000,pwn,1\n",
-     "line 3: kind must be one of pwm, gpio, off, not 'pwn'"),
+     "line 3: kind must be one of pwm, gpio, off, rpm, boost, not 'pwn'"),
     ("t_us,pin,freq_hz,duty_ns,kind,level\n0,18,fifty,1500000,pwm,1\n", "line 2: invalid literal"),
 ])
 def test_a_bad_trace_names_what_is_wrong(tmp_path, text, words):
