@@ -64,7 +64,7 @@ class Link:
             if text.startswith("evt "):
                 self.events.append(text)
             prefix = "#" + req_id + " "
-            if text.startswith(prefix):
+            if text.startswith(prefix + "ok") or text.startswith(prefix + "err "):  # not the REPL's echo
                 return _reply(text[len(prefix):], self.events[before:])
 
     def wait_event(self, name, timeout):

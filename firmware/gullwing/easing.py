@@ -23,6 +23,7 @@ IN_OUT = 2
 _MODES = {"in": IN, "out": OUT, "in_out": IN_OUT}
 
 _BACK = 1.70158  # ServoEasing's and Penner's overshoot constant (about 10 %)
+STRUT_ARRIVAL = 0.1  # the strut's speed at the end of travel, as a share of its average speed
 
 
 def _bounce_out(s):
@@ -55,8 +56,10 @@ def _shape(name, s):
     if name == "bounce":
         return 1 - _bounce_out(1 - s)
     # strut: like the car's KYB gas struts, a quick lift (top speed a quarter of the way in) that
-    # slows gently to a stop; its speed is 20 s (1-s)^3, so it starts and ends at rest.
-    return 1 - (1 - s) ** 4 * (1 + 4 * s)
+    # slows gently until the strut reaches its end of travel, arriving at a tenth of the average
+    # speed rather than creeping (the s^2 share adds that, and nothing at the start): the door
+    # settles when the move says, not frames before it
+    return (1 - STRUT_ARRIVAL / 2) * (1 - (1 - s) ** 4 * (1 + 4 * s)) + STRUT_ARRIVAL / 2 * s * s
 
 
 CURVES = ("linear", "sine", "quad", "cubic", "quart", "back", "bounce")

@@ -92,11 +92,11 @@ def test_slope_is_the_speed_of_the_curve():
 def test_strut_lifts_quickly_and_slows_gently():
     # a quarter of the time in, the door is already more than a third of the way (quad_in_out: 1/8)
     assert easing.ease("strut", ONE // 4) > ONE // 3
-    # the last fifth of the time covers well under 1 % of the way: a gentle arrival
-    assert ONE - easing.ease("strut", ONE * 4 // 5) < ONE // 100
+    # the last fifth of the time covers about 2 % of the way: a gentle arrival
+    assert ONE - easing.ease("strut", ONE * 4 // 5) < ONE * 3 // 100
     table, mode = easing.lookup("strut")
     assert easing.slope(table, mode, 0) < ONE // 8  # starts from rest
-    assert easing.slope(table, mode, ONE) == 0  # ends at rest
+    assert 0 < easing.slope(table, mode, ONE) <= ONE // 8  # arrives slowly, but arrives on time
 
 
 def test_unknown_curves_are_refused_by_name():
