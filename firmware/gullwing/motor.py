@@ -11,10 +11,10 @@ from machine import PWM, Pin
 MOTOR_FREQ_HZ = 20_000  # above hearing, within what DRV8833 (250 kHz) and TB6612 (100 kHz) switch
 
 
-class MosfetMotor:
-    """A DC motor switched on its low side by a logic-level MOSFET: one PWM pin."""
+class PwmOutput:
+    """One PWM pin, written only when its duty changes; released to a plain low output."""
 
-    def __init__(self, pin, freq=MOTOR_FREQ_HZ):
+    def __init__(self, pin, freq):
         self._gpio = pin
         self._pwm = PWM(Pin(pin), freq=freq, duty_u16=0)
         self.duty = 0
@@ -25,13 +25,20 @@ class MosfetMotor:
             self._pwm.duty_u16(duty)
 
     def release(self):
-        """Stop driving the pin's PWM and hold the gate low."""
+        """Stop the PWM and hold the pin low."""
         self._pwm.deinit()
         Pin(self._gpio, Pin.OUT, value=0)
         self.duty = 0
 
 
-class HBridgeMotor:
+class MosfetMotor(PwmOutput):
+    """A DC motor switched on its low side by a logic-level MOSFET: one PWM pin."""
+
+    def __init__(self, pin, freq=MOTOR_FREQ_HZ):
+        PwmOutput.__init__(self, pin, freq)
+
+
+class HBridgeMotor(PwmOutput):
     """A DC motor on a DRV8833- or TB6612-style bridge driven by two inputs: PWM on IN1 with IN2 held
     low turns it forward, coasting between pulses (with a TB6612, tie its PWM input high). `reverse`
     swaps the inputs for a motor wired the other way round."""
@@ -43,20 +50,12 @@ class HBridgeMotor:
             in1, in2 = in2, in1
         self._gpios = (in1, in2)
         self._low = Pin(in2, Pin.OUT, value=0)
-        self._pwm = PWM(Pin(in1), freq=freq, duty_u16=0)
-        self.duty = 0
-
-    def write(self, duty):
-        if duty != self.duty:
-            self.duty = duty
-            self._pwm.duty_u16(duty)
+        PwmOutput.__init__(self, in1, freq)
 
     def release(self):
         """Both inputs low: the bridge lets the motor coast."""
-        self._pwm.deinit()
-        Pin(self._gpios[0], Pin.OUT, value=0)
+        PwmOutput.release(self)
         self._low.value(0)
-        self.duty = 0
 
 
 class Tone:
@@ -64,23 +63,21 @@ class Tone:
     transistor, or a shaker (a vibration coil). Holds its last frequency while silent."""
 
     def __init__(self, pin, hz=1000):
-        self._gpio = pin
-        self._pwm = PWM(Pin(pin), freq=hz, duty_u16=0)
+        self._out = PwmOutput(pin, hz)
         self.hz = hz
-        self.duty = 0
+
+    @property
+    def duty(self):
+        return self._out.duty
 
     def write(self, hz, duty):
         if duty and hz != self.hz:
             self.hz = hz
-            self._pwm.freq(hz)
-        if duty != self.duty:
-            self.duty = duty
-            self._pwm.duty_u16(duty)
+            self._out._pwm.freq(hz)
+        self._out.write(duty)
 
     def release(self):
-        self._pwm.deinit()
-        Pin(self._gpio, Pin.OUT, value=0)
-        self.duty = 0
+        self._out.release()
 
 
 class EngineOutputs:

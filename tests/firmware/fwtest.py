@@ -25,3 +25,28 @@ class raises:  # noqa: N801  (used like pytest.raises)
         if self.match is not None and self.match not in str(exc):
             raise AssertionError(repr(self.match) + " not in " + repr(str(exc)))
         return True
+
+
+_temp_paths = []
+
+
+def temp_store_path(prefix):
+    """A fresh path for a store.Store under /tmp; remove_temp_stores() deletes its slot files."""
+    import binascii
+    import os
+
+    path = "/tmp/gw-" + prefix + "-" + binascii.hexlify(os.urandom(6)).decode()
+    _temp_paths.append(path)
+    return path
+
+
+def remove_temp_stores():
+    import os
+
+    while _temp_paths:
+        path = _temp_paths.pop()
+        for suffix in (".a", ".b"):
+            try:
+                os.remove(path + suffix)
+            except OSError:
+                pass

@@ -1,8 +1,6 @@
 """The doors on the simulated ESP32, judged by the servo pulses in the trace: profiles, reversal,
 smoothness at the LEDC's resolution, limits under random commands, stagger, release, power-up."""
 
-import binascii
-import os
 import random
 import time
 
@@ -17,7 +15,6 @@ from simboard import TICKS_PERIOD, board
 LEFT, RIGHT = 18, 19
 FRAME = 20
 STEP_NS = 20_000_000 / 65536  # the ESP32's duty step at 50 Hz: 305 ns
-_paths = []
 
 
 def setup_function():
@@ -25,19 +22,11 @@ def setup_function():
 
 
 def teardown_function():
-    while _paths:
-        path = _paths.pop()
-        for suffix in (".a", ".b"):
-            try:
-                os.remove(path + suffix)
-            except OSError:
-                pass
+    fwtest.remove_temp_stores()
 
 
 def _store_path():
-    path = "/tmp/gw-doors-" + binascii.hexlify(os.urandom(6)).decode()
-    _paths.append(path)
-    return path
+    return fwtest.temp_store_path("doors")
 
 
 def _pair(store=None, together=True, stagger_ms=40, hold_ms=1000, left_cal=None, right_cal=None, hold_open=True,

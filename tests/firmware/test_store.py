@@ -1,19 +1,14 @@
 """The power-fail-safe store: whatever a power loss does to the slot being written, the last good
 record survives."""
 
-import binascii
 import os
 
-from fwtest import raises
+from fwtest import raises, remove_temp_stores, temp_store_path
 from gullwing import store
-
-_paths = []
 
 
 def _store():
-    path = "/tmp/gw-store-" + binascii.hexlify(os.urandom(6)).decode()
-    _paths.append(path)
-    return store.Store(path)
+    return store.Store(temp_store_path("store"))
 
 
 def _read(path):
@@ -27,13 +22,7 @@ def _write(path, data):
 
 
 def teardown_function():
-    while _paths:
-        path = _paths.pop()
-        for suffix in (".a", ".b"):
-            try:
-                os.remove(path + suffix)
-            except OSError:
-                pass
+    remove_temp_stores()
 
 
 def test_nothing_saved_reads_as_none():
