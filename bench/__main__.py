@@ -49,7 +49,21 @@ def main():
     console = Console()
     console.print(table)
     missed += deploy_table(console)
+    missed += roundtrip_table(console)
     return 1 if missed else 0
+
+
+def roundtrip_table(console):
+    from bench import roundtrip_bench
+
+    rows, verdicts = roundtrip_bench.summary(*roundtrip_bench.run())
+    table = Table(title=f"A request's round trip at {roundtrip_bench.BAUD} baud, one virtual board")
+    for column in ("way", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "way" else "right")
+    for name, p50, p99 in rows:
+        table.add_row(name, f"{p50:.1f}", f"{p99:.1f}")
+    console.print(table)
+    return _verdicts(console, verdicts)
 
 
 def deploy_table(console):
@@ -62,8 +76,12 @@ def deploy_table(console):
     for name, (seconds, wire) in rows.items():
         table.add_row(name, f"{seconds:.2f}", f"{wire:,}")
     console.print(table)
+    return _verdicts(console, deploy_bench.verdicts(rows))
+
+
+def _verdicts(console, verdicts):
     missed = 0
-    for text, ok in deploy_bench.verdicts(rows):
+    for text, ok in verdicts:
         console.print(("[green]ok[/]     " if ok else "[red]MISSED[/] ") + text)
         missed += not ok
     return missed

@@ -201,6 +201,16 @@ def door(side, action, degrees, ms, port, timeout):
 
 
 @cli.command()
+@click.option("--port", default=None, help=PORT_HELP)
+def console(port):
+    """An interactive session: requests with history and completion, events as they come, a live status
+    line (doors, rpm, boost) and, on F2, calibration mode driven by the arrow keys."""
+    from host_tools import console as session
+
+    session.run(port)
+
+
+@cli.command()
 @_request_options
 def status(port, timeout):
     """Print the board's status: doors, engine, events, problems (one JSON reply)."""

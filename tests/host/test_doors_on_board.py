@@ -3,22 +3,11 @@
 import subprocess
 import time
 
-import pytest
-
-from host_tools import deploy
 from host_tools.link import Link
 from tests.host.virtual import BIN, SimProcess
 
 FRAME_US = 20_000
 CLOSED_LEFT_NS, OPEN_LEFT_NS = 1_000_061, 2_000_122  # the default calibration of the left door
-
-
-@pytest.fixture
-def deployed(tmp_path):
-    sim = SimProcess(tmp_path / "flash", trace=tmp_path / "trace.csv")
-    deploy.deploy(port=sim.port, progress=False)
-    yield sim
-    sim.stop()
 
 
 def _gullwing(sim, *args):

@@ -1,0 +1,209 @@
+"""`gullwing console`: an interactive session with the firmware.
+
+Type protocol requests with history (kept in ~/.gullwing_history) and completion of verbs and their
+arguments; replies print under each request, events as they come, and a status line at the bottom
+shows the doors, rpm and boost. F2 switches to calibration mode, driven by the arrow keys.
+
+`Session` owns the serial connection (a reader thread routes replies to their requests by id and
+hands events to a callback); the prompt_toolkit UI sits on top of it.
+"""
+
+import json
+import queue
+import threading
+import time
+from pathlib import Path
+
+from host_tools import errors, ports
+
+STATUS_EVERY_S = 0.5
+HISTORY = Path.home() / ".gullwing_history"
+JOG_US = (1, 10)  # small and large calibration steps (Shift for the large one)
+
+GRAMMAR = {
+    "ping": None, "help": None, "version": None, "status": None, "estop": None,
+    "door": {side: {"open": None, "close": None, "toggle": None, "stop": None, "to": None}
+             for side in ("left", "right", "both")},
+    "engine": {"start": None, "stop": None},
+    "throttle": {"0": None, "25": None, "50": None, "75": None, "100": None},
+    "blip": None,
+    "events": {"on": None, "off": None},
+    "calibrate": {side: {"jog": None, "closed": None, "open": None} for side in ("left", "right")} | {"save": None},
+}
+
+
+class Session:
+    """One open connection: `request()` from any thread, events to `on_event`."""
+
+    def __init__(self, port=None, on_event=print, timeout=3.0):
+        self.port = ports.choose_port(port)
+        self.serial = ports.open_port(self.port, timeout=0.05)
+        self.on_event = on_event
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._waiting = {}
+        self._next = 1
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def close(self):
+        self._stop.set()
+        self._reader.join(timeout=1)
+        self.serial.close()
+
+    def request(self, line):
+        """The reply line (without its id); raises BoardNotAnswering after the timeout."""
+        box = queue.Queue(maxsize=1)
+        with self._lock:
+            req_id = str(self._next)
+            self._next += 1
+            self._waiting[req_id] = box
+            self.serial.write(("#" + req_id + " " + line.strip() + "\n").encode("ascii", "replace"))
+        try:
+            return box.get(timeout=self.timeout)
+        except queue.Empty:
+            raise errors.BoardNotAnswering("no reply to `" + line + "`",
+                                           hint="is gullwing running on the board? `gullwing deploy`") from None
+        finally:
+            with self._lock:
+                self._waiting.pop(req_id, None)
+
+    def _read(self):
+        pending = b""
+        while not self._stop.is_set():
+            try:
+                pending += self.serial.read(self.serial.in_waiting or 1)
+            except OSError:
+                return
+            while b"\n" in pending:
+                raw, _, pending = pending.partition(b"\n")
+                self._dispatch(raw.decode("ascii", "replace").strip())
+
+    def _dispatch(self, text):
+        if text.startswith("#"):
+            req_id, _, rest = text[1:].partition(" ")
+            with self._lock:
+                box = self._waiting.get(req_id)
+            if box is not None and (rest == "ok" or rest.startswith(("ok ", "err "))):
+                box.put(rest)
+                return
+        if text:
+            self.on_event(text)
+
+
+def status_line(reply):
+    """The bottom line from a `status` reply: doors, engine, problems."""
+    if not reply.startswith("ok {"):
+        return reply
+    data = json.loads(reply[3:])
+    parts = []
+    doors = data.get("doors")
+    if doors:
+        for side in ("left", "right"):
+            door = doors[side]
+            parts.append(f"{side} {door['state']} {door['angle']}°")
+    else:
+        parts.append("doors not set up")
+    engine = data.get("engine", {})
+    parts.append(f"engine {engine.get('state', '?')} {engine.get('rpm', 0)} rpm {engine.get('boost', 0)} kPa"
+                 f" throttle {engine.get('throttle', 0)}%")
+    if data.get("problems"):
+        parts.append("problems: " + "; ".join(data["problems"]))
+    return "  |  ".join(parts)
+
+
+class Calibration:
+    """Calibration mode: which door, and the request each key sends."""
+
+    def __init__(self):
+        self.side = "left"
+
+    def key(self, name, shift=False):
+        """The request for a key (None for none): Up/Down jog, Left/Right pick the door, c/o set the
+        closed or open end at the current pulse, s saves."""
+        step = JOG_US[1] if shift else JOG_US[0]
+        if name == "up":
+            return f"calibrate {self.side} jog {step}"
+        if name == "down":
+            return f"calibrate {self.side} jog {-step}"
+        if name in ("left", "right"):
+            self.side = name
+            return None
+        if name == "c":
+            return f"calibrate {self.side} closed"
+        if name == "o":
+            return f"calibrate {self.side} open"
+        if name == "s":
+            return "calibrate save"
+        return None
+
+
+def run(port=None):
+    """The interactive console; returns when the user leaves (Ctrl-D or `exit`)."""
+    from prompt_toolkit import PromptSession, print_formatted_text
+    from prompt_toolkit.completion import NestedCompleter
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    state = {"status": "connecting...", "calibrating": False}
+    calibration = Calibration()
+    session = Session(port, on_event=lambda text: print_formatted_text("  " + text))
+
+    def poll():
+        while not session._stop.is_set():
+            try:
+                state["status"] = status_line(session.request("status"))
+            except errors.GullwingError as exc:
+                state["status"] = str(exc)
+            time.sleep(STATUS_EVERY_S)
+
+    threading.Thread(target=poll, daemon=True).start()
+    keys = KeyBindings()
+
+    @keys.add("f2")
+    def _toggle(event):
+        state["calibrating"] = not state["calibrating"]
+
+    def _calibration_key(name, shift=False):
+        def handler(event):
+            line = calibration.key(name, shift)
+            if line:
+                print_formatted_text("  > " + line + "\n  < " + session.request(line))
+
+        return handler
+
+    from prompt_toolkit.filters import Condition
+
+    calibrating = Condition(lambda: state["calibrating"])
+    for key, name, shift in (("up", "up", False), ("down", "down", False), ("s-up", "up", True),
+                             ("s-down", "down", True), ("left", "left", False), ("right", "right", False),
+                             ("c", "c", False), ("o", "o", False), ("s", "s", False)):
+        keys.add(key, filter=calibrating)(_calibration_key(name, shift))
+
+    def toolbar():
+        mode = (f" CALIBRATING {calibration.side}: Up/Down jog 1 us (Shift: 10), Left/Right door, c closed, "
+                f"o open, s save, F2 leave |" if state["calibrating"] else "")
+        return mode + " " + state["status"]
+
+    prompt = PromptSession(history=FileHistory(str(HISTORY)), completer=NestedCompleter.from_nested_dict(GRAMMAR),
+                           bottom_toolbar=toolbar, key_bindings=keys, refresh_interval=STATUS_EVERY_S)
+    try:
+        with patch_stdout():
+            while True:
+                try:
+                    line = prompt.prompt("gullwing> ").strip()
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    return
+                if line in ("exit", "quit"):
+                    return
+                if line:
+                    try:
+                        print_formatted_text("  " + session.request(line))
+                    except errors.GullwingError as exc:
+                        print_formatted_text("  error: " + str(exc))
+    finally:
+        session.close()
