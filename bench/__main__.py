@@ -14,7 +14,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE_PATH = [ROOT / "bench", ROOT / "firmware", ROOT / "host_tools" / "sim"]
-CASE_MODULES = ["cases_sim", "cases_engine", "cases_doors"]
+CASE_MODULES = ["cases_sim", "cases_engine", "cases_doors", "cases_rcin", "cases_app"]
 
 
 def micropython():

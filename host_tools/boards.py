@@ -3,13 +3,17 @@
     name = "esp32-devkitc"                # the file's own name, without .toml
     title = "ESP32-DevKitC (ESP32-WROOM-32)"
     chip = "ESP32"                        # one of host_tools.sim.chips.CHIPS
+    module = "ESP32-WROOM-32"             # optional: the module or chip package; PSRAM pins follow from it
     usb_ids = ["10c4:ea60"]               # vendor:product of its USB-serial bridge, for port discovery
+    header = [4, 16, 17, 18, 19]          # optional: the GPIOs the board gives access to (pins, LED)
+    led_active_low = false                # optional: the status LED lights when its pin is low
     [pins]
     door_left = 18                        # role = GPIO
 
-Pins are checked against the same chip tables the simulator enforces. Every finding is a `Problem`
-(severity, file, key, message, fix); errors stop the load with a `BoardFileError` listing all of
-them, warnings stay on `Board.problems` for the tools to show.
+Pins are checked against the same chip tables the simulator enforces, and against the module's PSRAM.
+Every finding is a `Problem` (severity, file, key, message, fix, kind); errors stop the load with a
+`BoardFileError` listing all of them, warnings stay on `Board.problems` for the tools to show. Each
+key gets at most one problem: the first that applies, errors before warnings.
 """
 
 import difflib
@@ -46,10 +50,32 @@ ROLES = {
 ERROR = "error"
 WARNING = "warning"
 
-_KEYS = {"name": str, "title": str, "chip": str, "usb_ids": list, "pins": dict}
+# Problem kinds: what a test or a tool can tell problems apart by, whatever the wording.
+UNKNOWN_KEY = "unknown-key"
+WRONG_TYPE = "wrong-type"
+MISSING = "missing"
+NAME_MISMATCH = "name-mismatch"
+BAD_USB_ID = "bad-usb-id"
+UNKNOWN_CHIP = "unknown-chip"
+UNKNOWN_MODULE = "unknown-module"
+MODULE_OF_OTHER_CHIP = "module-of-other-chip"
+UNKNOWN_ROLE = "unknown-role"
+NO_SUCH_GPIO = "no-such-gpio"
+FLASH_PIN = "flash-pin"
+PSRAM_PIN = "psram-pin"
+INPUT_ONLY = "input-only"
+NOT_BROKEN_OUT = "not-broken-out"
+USED_TWICE = "used-twice"
+HALF_H_BRIDGE = "half-h-bridge"
+STRAPPING_PIN = "strapping-pin"  # the kinds from here on are warnings
+USB_PIN = "usb-pin"
+CONSOLE_PIN = "console-pin"
+
+_KEYS = {"name": str, "title": str, "chip": str, "module": str, "usb_ids": list, "header": list,
+         "led_active_low": bool, "pins": dict}
 _REQUIRED = ("name", "chip", "pins")
 _USB_ID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
-_TYPE_NAMES = {str: "a string", list: "a list", dict: "a table", int: "an integer"}
+_TYPE_NAMES = {str: "a string", list: "a list", dict: "a table", int: "an integer", bool: "true or false"}
 
 
 @dataclass(frozen=True)
@@ -59,10 +85,11 @@ class Problem:
     key: str
     message: str
     fix: str = ""
+    kind: str = ""  # one of the kinds above
 
     def __str__(self):
         text = self.file + ": " + self.key + ": " + self.message
-        return text + " (" + self.fix + ")" if self.fix else text
+        return text + ". Fix: " + self.fix if self.fix else text
 
 
 @dataclass
@@ -74,6 +101,9 @@ class Board:
     pins: dict[str, int]  # role -> GPIO
     path: Path
     problems: list[Problem] = field(default_factory=list)  # warnings only: errors never make a Board
+    module: str | None = None
+    header: tuple[int, ...] | None = None  # the GPIOs the board gives access to, when the file says
+    led_active_low: bool = False
 
     @property
     def chip_name(self):
@@ -92,6 +122,62 @@ class Board:
         return role + " (GPIO" + str(gpio) + ")" if role else "GPIO" + str(gpio)
 
 
+@dataclass(frozen=True)
+class PinRules:
+    """What the GPIOs of one board may do: its chip's tables, its module's PSRAM, the pins it breaks out."""
+
+    chip: chips.Chip
+    module: str | None = None
+    psram: tuple[int, ...] = ()
+    header: tuple[int, ...] | None = None
+
+    def error(self, gpio, output):
+        """(kind, message) when `gpio` cannot carry the role (an output when `output`), else None."""
+        chip = self.chip
+        if gpio not in chip.gpios:
+            return NO_SUCH_GPIO, chip.pin_problem(gpio, output)
+        if gpio in chip.flash:
+            return FLASH_PIN, chip.pin_problem(gpio, output)
+        if gpio in self.psram:
+            return PSRAM_PIN, ("invalid pin: GPIO" + str(gpio) + " is wired to the PSRAM of " + str(self.module)
+                               + ": any use crashes the board")
+        if output and gpio in chip.input_only:
+            return INPUT_ONLY, chip.pin_problem(gpio, output)
+        if self.header is not None and gpio not in self.header:
+            return NOT_BROKEN_OUT, "GPIO" + str(gpio) + " is not broken out on this board: it is not in header"
+        return None
+
+    def warning(self, gpio, output):
+        """(kind, message, what to do if it stays) when `gpio` works but needs care, else None."""
+        chip = self.chip
+        where = "GPIO" + str(gpio) + " is "
+        if gpio in chip.strapping:
+            return (STRAPPING_PIN, where + "a strapping pin of " + chip.name + ": " + chip.strapping[gpio],
+                    "wire it so that the pin keeps its boot level while the board resets")
+        if gpio in chip.usb:
+            line = "D-" if gpio == chip.usb[0] else "D+"
+            return (USB_PIN, where + "USB " + line + " of " + chip.name + ": wiring it ends the native USB port "
+                    "(console, deploy and flashing over USB)",
+                    "use it only where the board's USB socket goes through a USB-serial bridge")
+        if gpio in chip.console:
+            tx = gpio == chip.console[0]
+            if not tx:
+                what = "MicroPython's REPL listens on it, and on boards with a USB-serial bridge the bridge drives it"
+            elif output:
+                what = "the boot ROM prints on it at every reset, so a servo or motor there twitches"
+            else:
+                what = "the boot ROM drives it at every reset, against the signal wired there"
+            return (CONSOLE_PIN, where + "UART0 " + ("TX" if tx else "RX") + " of " + chip.name + ": " + what,
+                    "where the USB socket is the chip's own, wire only the second UART (uart_tx/uart_rx) here")
+        return None
+
+    def free(self, output, taken=()):
+        """GPIOs that can carry a role of this direction with neither an error nor a warning."""
+        gpios = self.chip.gpios if self.header is None else sorted(self.header)
+        return [g for g in gpios if g not in taken and self.error(g, output) is None
+                and self.warning(g, output) is None]
+
+
 def board_path(name_or_path=None):
     """The file of a board given by catalogue name (`esp32-devkitc`) or by path (`my/board.toml`)."""
     name_or_path = str(name_or_path or DEFAULT_BOARD)
@@ -103,16 +189,36 @@ def board_path(name_or_path=None):
 def load(name_or_path=None):
     """Load and check one board file; raises BoardFileError naming the file and every bad key."""
     path = board_path(name_or_path)
+    return from_dict(_read(path), path)
+
+
+def problems_of(name_or_path):
+    """Every problem of one board file, errors and warnings, without loading it; BoardFileError when the
+    file is missing or not TOML."""
+    path = board_path(name_or_path)
+    return check(_read(path), _shown(path), expected_name=path.stem)
+
+
+def summary(name_or_path, problems):
+    """One line closing a check: `boards/x.toml: 1 error, 2 warnings`, or `boards/x.toml: no problems`."""
+    counts = []
+    for severity in (ERROR, WARNING):
+        n = sum(1 for p in problems if p.severity == severity)
+        if n:
+            counts.append(str(n) + " " + severity + ("" if n == 1 else "s"))
+    return _shown(board_path(name_or_path)) + ": " + (", ".join(counts) or "no problems")
+
+
+def _read(path):
     shown = _shown(path)
     if not path.is_file():
         known = ", ".join(p.stem for p in sorted(BOARDS_DIR.glob("*.toml")))
         raise BoardFileError("no board file " + shown,
                              hint="known boards: " + known + "; or give a path to a .toml file")
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BoardFileError(shown + " is not valid TOML: " + str(exc)) from None
-    return from_dict(data, path)
 
 
 def from_dict(data, path):
@@ -124,6 +230,7 @@ def from_dict(data, path):
         lines = "\n".join("  " + str(p) for p in errors)
         count = str(len(errors)) + (" error" if len(errors) == 1 else " errors")
         raise BoardFileError("board file " + shown + " has " + count + ":\n" + lines, errors)
+    header = data.get("header")
     return Board(
         name=data["name"],
         title=data.get("title", data["name"]),
@@ -132,6 +239,9 @@ def from_dict(data, path):
         pins=dict(data["pins"]),
         path=Path(path),
         problems=problems,
+        module=data.get("module"),
+        header=tuple(header) if header is not None else None,
+        led_active_low=data.get("led_active_low", False),
     )
 
 
@@ -139,55 +249,112 @@ def check(data, file, expected_name=None):
     """Every problem of a parsed board file, errors and warnings, in file order."""
     problems = []
 
-    def error(key, message, fix=""):
-        problems.append(Problem(ERROR, file, key, message, fix))
+    def error(key, message, fix="", kind=""):
+        problems.append(Problem(ERROR, file, key, message, fix, kind))
 
     for key, value in data.items():
-        if key not in _KEYS:
-            error(key, "unknown key", _did_you_mean(key, _KEYS, "known keys"))
-        elif not isinstance(value, _KEYS[key]):
-            error(key, "must be " + _TYPE_NAMES[_KEYS[key]] + ", not " + repr(value))
+        wanted = _KEYS.get(key)
+        if wanted is None:
+            error(key, "unknown key", _did_you_mean(key, _KEYS, "known keys"), UNKNOWN_KEY)
+        elif not isinstance(value, wanted):
+            error(key, "must be " + _TYPE_NAMES[wanted] + ", not " + repr(value), kind=WRONG_TYPE)
     for key in _REQUIRED:
         if key not in data:
-            error(key, "missing", "every board file needs " + ", ".join(_REQUIRED))
+            error(key, "missing", "every board file needs " + ", ".join(_REQUIRED), MISSING)
     name = data.get("name")
     if isinstance(name, str) and expected_name and name != expected_name:
-        error("name", repr(name) + " differs from the file name", 'write name = "' + expected_name + '"')
-    for i, usb_id in enumerate(data.get("usb_ids", ()) if isinstance(data.get("usb_ids"), list) else ()):
+        error("name", repr(name) + " differs from the file name", 'write name = "' + expected_name + '"',
+              NAME_MISMATCH)
+    for i, usb_id in enumerate(_list(data, "usb_ids")):
         if not isinstance(usb_id, str) or not _USB_ID.match(usb_id.lower()):
             error("usb_ids[" + str(i) + "]", repr(usb_id) + " is not a USB id",
-                  'write vendor:product in hex, e.g. "10c4:ea60"')
+                  'write vendor:product in hex, e.g. "10c4:ea60"', BAD_USB_ID)
     chip = None
     if isinstance(data.get("chip"), str):
         try:
             chip = chips.chip(data["chip"])
         except ValueError:
-            error("chip", "unknown chip " + repr(data["chip"]), "known chips: " + ", ".join(sorted(chips.CHIPS)))
+            error("chip", "unknown chip " + repr(data["chip"]), "known chips: " + ", ".join(sorted(chips.CHIPS)),
+                  UNKNOWN_CHIP)
+    rules = None
+    if chip is not None:
+        rules = PinRules(chip, *_module_psram(data.get("module"), chip, error),
+                         header=_header(_list(data, "header"), chip, error) if "header" in data else None)
     if isinstance(data.get("pins"), dict):
-        problems.extend(check_pins(data["pins"], chip, file))
+        problems.extend(check_pins(data["pins"], rules, file))
     return problems
 
 
-def check_pins(pins, chip, file):
-    """Problems of a [pins] table; GPIO checks need the chip (None when the chip is unknown)."""
+def _list(data, key):
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _module_psram(module, chip, error):
+    """(module, PSRAM GPIOs) of the `module` key; an unknown module or one of another chip is an error."""
+    if not isinstance(module, str):
+        return None, ()
+    found = chips.modules().get(module.upper())
+    if found is None:
+        known = [name for name, (of_chip, _) in chips.modules().items() if of_chip == chip.name]
+        error("module", "unknown module " + repr(module) + " for " + chip.name,
+              _did_you_mean(module.upper(), known, "known " + chip.name + " modules"), UNKNOWN_MODULE)
+        return None, ()
+    if found[0] != chip.name:
+        error("module", module + " carries an " + found[0] + ", but chip = " + repr(chip.name),
+              'write chip = "' + found[0] + '", or name the module the board really has', MODULE_OF_OTHER_CHIP)
+        return None, ()
+    return module.upper(), found[1]
+
+
+def _header(header, chip, error):
+    gpios = []
+    for i, gpio in enumerate(header):
+        if type(gpio) is not int:  # noqa: E721 - bool is an int subclass and not a GPIO
+            error("header[" + str(i) + "]", "must be a GPIO number, not " + repr(gpio), kind=WRONG_TYPE)
+        elif gpio not in chip.gpios:
+            error("header[" + str(i) + "]", chip.name + " has no GPIO" + str(gpio),
+                  "list the GPIO numbers printed next to the board's pins", NO_SUCH_GPIO)
+        else:
+            gpios.append(gpio)
+    return tuple(gpios)
+
+
+def check_pins(pins, rules, file):
+    """Problems of a [pins] table, at most one per role; GPIO checks need the PinRules (None when the
+    chip is unknown)."""
     problems = []
     used = {}  # GPIO -> first role using it
+    taken = {g for g in pins.values() if type(g) is int}  # noqa: E721
+
+    def add(severity, key, message, fix, kind):
+        problems.append(Problem(severity, file, key, message, fix, kind))
+
     for role, gpio in pins.items():
         key = "pins." + role
         if role not in ROLES:
-            problems.append(Problem(ERROR, file, key, "unknown role", _did_you_mean(role, ROLES, "known roles")))
+            add(ERROR, key, "unknown role", _did_you_mean(role, ROLES, "known roles"), UNKNOWN_ROLE)
             continue
         if type(gpio) is not int:  # noqa: E721 - bool is an int subclass and not a GPIO
-            problems.append(Problem(ERROR, file, key, "must be a GPIO number, not " + repr(gpio)))
+            add(ERROR, key, "must be a GPIO number, not " + repr(gpio), "", WRONG_TYPE)
             continue
         output = ROLES[role] == OUTPUT
-        why = chip.pin_problem(gpio, output) if chip else None
-        if why:
-            problems.append(Problem(ERROR, file, key, why, _free_pins_hint(chip, output, pins)))
+        found = rules.error(gpio, output) if rules else None
+        if found:
+            add(ERROR, key, found[1], _free_pins_hint(rules, output, taken), found[0])
         elif gpio in used:
-            problems.append(Problem(ERROR, file, key, "GPIO" + str(gpio) + " is already used by " + used[gpio],
-                                    _free_pins_hint(chip, output, pins)))
+            add(ERROR, key, "GPIO" + str(gpio) + " is already used by " + used[gpio],
+                _free_pins_hint(rules, output, taken), USED_TWICE)
+        else:
+            found = rules.warning(gpio, output) if rules else None
+            if found:
+                add(WARNING, key, found[1], _care_hint(rules, output, taken, found[2]), found[0])
         used.setdefault(gpio, role)
+    bridge = [role for role in ("motor_in1", "motor_in2") if role in pins]
+    if len(bridge) == 1:
+        missing = "motor_in2" if bridge == ["motor_in1"] else "motor_in1"
+        add(ERROR, "pins." + missing, "missing: an H-bridge needs both inputs and only " + bridge[0] + " is set",
+            "add " + missing + " = <GPIO>, or remove " + bridge[0], HALF_H_BRIDGE)
     return problems
 
 
@@ -212,15 +379,26 @@ def known_usb_ids(folder=None):
     return ids
 
 
-def _free_pins_hint(chip, output, pins):
-    if chip is None:
+def _free_pins_hint(rules, output, taken):
+    if rules is None:
         return ""
-    taken = {g for g in pins.values() if type(g) is int}  # noqa: E721
-    # Strapping and native-USB pins work but can stop the board booting or its console: not suggested.
-    free = [g for g in chip.gpios if chip.pin_problem(g, output) is None and g not in taken
-            and g not in chip.strapping and g not in chip.usb]
+    free = rules.free(output, taken)
     kind = "outputs" if output else "inputs"
-    return "free GPIOs for " + kind + " on " + chip.name + ": " + ", ".join(str(g) for g in free)
+    where = rules.chip.name if rules.header is None else "this board"
+    if not free:
+        return "every GPIO of " + where + " that needs no care is taken"
+    # Strapping, native-USB and UART0 pins work but can stop the board booting or its console: not offered.
+    return "free GPIOs for " + kind + " on " + where + ": " + ", ".join(str(g) for g in free)
+
+
+def _care_hint(rules, output, taken, care):
+    free = rules.free(output, taken)
+    if not free:
+        return care + "; no GPIO of this board that needs no care is free"
+    where = rules.chip.name if rules.header is None else "this board"
+    kind = "an output" if output else "an input"
+    return ("move it to a GPIO free for " + kind + " on " + where + " (" + ", ".join(str(g) for g in free)
+            + "), or " + care)
 
 
 def _did_you_mean(word, known, what):

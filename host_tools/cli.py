@@ -143,6 +143,28 @@ def boards_list():
         raise click.exceptions.Exit(2)
 
 
+@boards_group.command("check")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def boards_check(files):
+    """Check board files (paths, or names from `gullwing boards list`) against their chip's pin rules.
+
+    Prints every error and warning once, each naming the file, the key and the fix, then a summary line
+    per file. Exits 1 when a file has errors, 0 when it has only warnings or none; docs/boards.md lists
+    the rules.
+    """
+    from host_tools import boards
+
+    failed = False
+    for name in files:
+        problems = boards.problems_of(name)
+        for problem in problems:
+            click.echo(problem.severity + ": " + str(problem))
+        click.echo(boards.summary(name, problems))
+        failed = failed or any(p.severity == boards.ERROR for p in problems)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
 @cli.command()
 @click.option("--port", default=None, help=PORT_HELP)
 @click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)

@@ -15,9 +15,17 @@ from gullwing.doors import Door, DoorPair
 from gullwing.engine import EV_BLOWOFF, EV_LIMITER, EV_STATE, STATE_NAMES, Engine
 from gullwing.motor import EngineOutputs, HBridgeMotor, MosfetMotor, Tone
 from gullwing.protocol import BAD_ARG, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
+from gullwing.rcin import CONTROL as RC_CONTROL
+from gullwing.rcin import EV_DOOR_TOGGLE as RC_DOOR_TOGGLE
+from gullwing.rcin import EV_ENGINE_START as RC_ENGINE_START
+from gullwing.rcin import EV_ENGINE_STOP as RC_ENGINE_STOP
+from gullwing.rcin import EV_FAILSAFE as RC_FAILSAFE
+from gullwing.rcin import EV_SIGNAL_BACK as RC_SIGNAL_BACK
+from gullwing.rcin import STATE_NAMES as RC_STATES
+from gullwing.rcin import Receiver
 from gullwing.servo import Calibration, Servo
 from gullwing.store import Store
-from gullwing.voice import Voice
+from gullwing.voice import SHAKER_MIN_HZ, Voice
 
 TICK_MS = 20
 LIMITER_EVENT_MS = 1000  # the limiter bounces 10-25 times a second: one event a second says it
@@ -33,34 +41,93 @@ class App:
         self.outbox = []  # event lines waiting for the serial side
         self.halted = False  # after estop: the motor stays silent until the engine is started again
         self.doors = None
-        self.engine = Engine(**cfg["engine"])
+        try:
+            self.engine = Engine(**cfg["engine"])
+        except (KeyError, ValueError, TypeError) as exc:  # the right type, out of range: the defaults
+            self.problems.append("engine: " + _reason(exc))
+            self.engine = Engine()
         pins = cfg["pins"]
         try:
             self.doors = _door_pair(cfg["doors"], pins, state_dir)
         except (KeyError, ValueError, TypeError) as exc:  # no motion with a door set up wrong
             self.problems.append("doors: " + _reason(exc))
-        self.voice, self.outputs = _engine_outputs(cfg, pins, self.problems)
+        self.voice, self.outputs = _engine_outputs(cfg, self.engine, pins, self.problems)
+        self.rc = None  # the RC receiver, when the board wires a throttle channel
+        if "rc_throttle" in pins:
+            try:
+                self.rc = Receiver(pins["rc_throttle"], pins.get("rc_door"), pins.get("rc_engine"), **cfg["rc"])
+            except (KeyError, ValueError, TypeError) as exc:
+                self.problems.append("rc: " + _reason(exc))
         self._arrived = self._arrivals()
         self._limiter_ms = now_ms - LIMITER_EVENT_MS
 
     # -- the control tick --------------------------------------------------------------------------
 
     def tick(self, now_ms):
-        """One servo frame. Allocates nothing unless an event is queued."""
+        """One servo frame. Allocates nothing unless an event is queued. An output the board refuses
+        (a servo on an input-only pin) is a fault: the safe state, reported, and the board answers on."""
         dt = time.ticks_diff(now_ms, self._last_ms)
         self._last_ms = now_ms
-        if self.doors is not None:
-            self.doors.tick(now_ms)
+        rc = self.rc
+        if rc is not None:
+            rc.poll(time.ticks_us())
+            if rc.events:
+                self._rc_events(now_ms, rc.take_events())
+            if rc.state == RC_CONTROL:
+                self.engine.throttle(rc.throttle_pct)
+        doors = self.doors
+        if doors is not None:
+            try:
+                doors.tick(now_ms)
+            except Exception as exc:
+                self._fault(now_ms, "doors", exc)
         engine = self.engine
         engine.tick(dt)
         outputs = self.outputs
         if outputs is not None and not self.halted:
             self.voice.update(engine, dt)
-            outputs.write(self.voice)
+            try:
+                outputs.write(self.voice)
+            except Exception as exc:
+                self._fault(now_ms, "engine outputs", exc)
         if engine.events:
-            self._engine_events(now_ms, engine.take_events())
+            events = engine.take_events()
+            if self.events_on:  # no payloads built for nobody
+                self._engine_events(now_ms, events)
         if self.doors is not None and self._arrivals() != self._arrived:
             self._door_events()
+
+    def _rc_events(self, now_ms, events):
+        """What the transmitter asked for, and the failsafe: throttle closed, doors held where they are."""
+        if events & RC_FAILSAFE:
+            self.engine.throttle(0)
+            if self.doors is not None:
+                self.doors.command(now_ms, "both", "stop", None, 20)
+            self._event("failsafe", {"state": "failsafe"})
+        if events & RC_SIGNAL_BACK:
+            self._event("failsafe", {"state": "control"})
+        if events & RC_DOOR_TOGGLE and self.doors is not None:
+            self.doors.command(now_ms, "both", "toggle")
+        if events & RC_ENGINE_START:
+            self.halted = False
+            self.engine.start()
+        if events & RC_ENGINE_STOP:
+            self.engine.stop()
+
+    def _fault(self, now_ms, part, exc):
+        """`part` is not driven again (a door's servo keeps its last pulse); the rest goes safe."""
+        reason = part + ": " + type(exc).__name__ + ": " + _reason(exc)
+        self.problems.append(reason)
+        if part == "doors":
+            self.doors = None
+        elif self.outputs is not None:
+            outputs, self.outputs = self.outputs, None
+            try:
+                outputs.silence()
+            except Exception:
+                pass  # the pin that failed cannot be silenced either
+        self.safe_state(now_ms)
+        self._event("fault", {"error": reason})
 
     def _arrivals(self):
         doors = self.doors
@@ -130,11 +197,20 @@ class App:
     def _do_status(self, args, now_ms):
         protocol.no_more(args, 0)
         engine = self.engine
-        return {"version": VERSION, "uptime_ms": time.ticks_diff(now_ms, self.started_ms),
-                "doors": None if self.doors is None else self.doors.status(),
-                "engine": {"state": STATE_NAMES[engine.state], "rpm": engine.rpm, "boost": engine.boost_kpa,
-                           "throttle": engine.throttle_pct},
-                "events": self.events_on, "halted": self.halted, "problems": self.problems}
+        out = {"version": VERSION, "up_ms": time.ticks_diff(now_ms, self.started_ms),
+               "doors": None if self.doors is None else self.doors.status(),
+               "engine": {"state": STATE_NAMES[engine.state], "rpm": engine.rpm, "boost": engine.boost_kpa,
+                          "throttle": engine.throttle_pct}}
+        # what is usually off is left out: a short reply is a fast one at 115200 baud
+        if self.events_on:
+            out["events"] = True
+        if self.halted:
+            out["halted"] = True
+        if self.rc is not None:
+            out["rc"] = RC_STATES[self.rc.state]
+        if self.problems:
+            out["problems"] = self.problems
+        return out
 
     def _do_door(self, args, now_ms):
         if self.doors is None:
@@ -175,9 +251,10 @@ class App:
         return None
 
     def _do_events(self, args, now_ms):
-        self.events_on = protocol.choice(args, 0, "events", ("on", "off")) == "on"
+        on = protocol.choice(args, 0, "events", ("on", "off")) == "on"
         protocol.no_more(args, 1)
-        if not self.events_on:
+        self.events_on = on
+        if not on:
             self.outbox.clear()
         return None
 
@@ -202,10 +279,16 @@ def _reason(exc):
     return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
+def _pin(pins, role):
+    if role not in pins:
+        raise ValueError("pins." + role + " is not set")
+    return pins[role]
+
+
 def _door_pair(cfg, pins, state_dir):
     doors = []
     for side in ("left", "right"):
-        servo = Servo(pins["door_" + side], Calibration(**cfg[side]))
+        servo = Servo(_pin(pins, "door_" + side), Calibration(**cfg[side]))
         doors.append(Door(side, servo, hold_ms=cfg["hold_ms"]))
     try:
         os.mkdir(state_dir)
@@ -215,21 +298,21 @@ def _door_pair(cfg, pins, state_dir):
                     stagger_ms=cfg["stagger_ms"])
 
 
-def _engine_outputs(cfg, pins, problems):
+def _engine_outputs(cfg, engine, pins, problems):
     """(voice, outputs); outputs is None when the configuration cannot drive them (reported)."""
-    engine = cfg["engine"]
     try:
-        voice = Voice(idle_rpm=engine["idle_rpm"], limit_rpm=engine["limit_rpm"], **cfg["voice"])
+        voice = Voice(idle_rpm=engine.idle_rpm, limit_rpm=engine.limit_rpm, **cfg["voice"])
     except (KeyError, ValueError, TypeError) as exc:
         problems.append("voice: " + _reason(exc))
-        voice = Voice(idle_rpm=engine["idle_rpm"], limit_rpm=engine["limit_rpm"])
+        voice = Voice(idle_rpm=engine.idle_rpm, limit_rpm=engine.limit_rpm)
     try:
         if cfg["motor"] == "hbridge":
-            motor = HBridgeMotor(pins["motor_in1"], pins["motor_in2"])
+            motor = HBridgeMotor(_pin(pins, "motor_in1"), _pin(pins, "motor_in2"))
         else:
-            motor = MosfetMotor(pins["motor"])
+            motor = MosfetMotor(_pin(pins, "motor"))
         buzzer = Tone(pins["buzzer"]) if "buzzer" in pins else None
-        return voice, EngineOutputs(motor, buzzer)
+        shaker = Tone(pins["shaker"], SHAKER_MIN_HZ) if "shaker" in pins else None
+        return voice, EngineOutputs(motor, buzzer, shaker)
     except (KeyError, ValueError, TypeError) as exc:
         problems.append("engine outputs: " + _reason(exc))
         return voice, None

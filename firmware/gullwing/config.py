@@ -25,6 +25,8 @@ DEFAULTS = {
         "right": dict(DOOR, reversed=True),  # the mirrored door
     },
     "engine": {"idle_rpm": 950, "limit_rpm": 9000, "cut_ms": 50, "full_boost_kpa": 85},
+    "rc": {"min_us": 1000, "neutral_us": 1500, "max_us": 2000, "deadband_us": 40, "reversed": False,
+           "switch_mid_us": 1500, "hysteresis_us": 200, "neutral_frames": 5},
     "voice": {"motor_min": 16000, "motor_max": 65535, "motor_slew": 131000, "harmonic": 16, "volume": 100},
 }
 
@@ -66,6 +68,14 @@ def _pins(value, problems):
             pins[role] = gpio
         else:
             problems.append("pins." + role + ": expected a GPIO number 0..48")
+    # roles sharing a GPIO would fight over it (a servo fed the motor's 20 kHz): none of them is used
+    for role in sorted(pins):
+        gpio = pins.get(role)
+        shared = [other for other in sorted(pins) if pins[other] == gpio]
+        if len(shared) > 1:
+            problems.append("pins." + ", pins.".join(shared) + ": all GPIO" + str(gpio) + "; none is used")
+            for other in shared:
+                del pins[other]
     return pins
 
 

@@ -238,8 +238,11 @@ class Door:
         return self.motion.phases != 0
 
     def status(self):
-        return {"angle": (self.motion.pos + 50) // 100, "target": (self.motion.target + 50) // 100,
-                "state": self.state}
+        """State and angle (deg); the target too while the door moves towards it."""
+        out = {"state": self.state, "angle": (self.motion.pos + 50) // 100}
+        if self.moving:
+            out["target"] = (self.motion.target + 50) // 100
+        return out
 
 
 class DoorPair:

@@ -84,7 +84,7 @@ def test_opening_lifts_quickly_and_slows_gently_like_the_gas_struts():
     last_fifth = pulses[-1] - pulses[len(pulses) * 4 // 5]
     assert last_fifth < (opened - closed) * 3 // 100  # and the last fifth of the time barely moves
     assert pair.left.state == doors.OPEN and pair.left.arrived == 1
-    assert pair.left.status() == {"angle": 90, "target": 90, "state": "open"}
+    assert pair.left.status() == {"angle": 90, "state": "open"}
 
 
 def test_closing_creeps_onto_the_stop_from_above_without_overshoot():
@@ -337,7 +337,7 @@ def test_stop_comes_to_rest_between_and_toggle_then_reverses():
     _run(pair, 1000)
     status = pair.status()["left"]
     assert status["state"] == "stopped" and 20 < status["angle"] < 90
-    assert status["target"] == status["angle"]
+    assert "target" not in status  # at rest: no target to report
     arrived = pair.left.arrived
     pair.toggle(_now(), "left")
     assert pair.left.state == doors.CLOSING
@@ -361,7 +361,7 @@ def test_doors_work_across_the_ticks_wrap():
     pair = _pair()
     pair.open(_now())
     _run(pair, 2000)
-    assert pair.status()["left"] == {"angle": 90, "target": 90, "state": "open"}
+    assert pair.status()["left"] == {"angle": 90, "state": "open"}
     assert pair.status()["right"]["state"] == "open"
 
 
@@ -421,7 +421,7 @@ def test_after_a_power_cycle_the_servo_starts_at_exactly_the_saved_pulse():
     last = {pin: _rows(pin)[-1].duty_ns for pin in (LEFT, RIGHT)}
     board.reset("ESP32")  # power off and on
     pair = _pair(store=Store(path))
-    assert pair.status()["left"] == {"angle": 63, "target": 63, "state": "stopped"}
+    assert pair.status()["left"] == {"angle": 63, "state": "stopped"}
     _run(pair, 1000)
     assert board.trace.rows(LEFT) == []  # silent until commanded
     pair.close(_now())

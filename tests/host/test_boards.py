@@ -1,4 +1,7 @@
-"""Board files: loading by name or path, and errors that name the file and the key at fault."""
+"""Board files: loading by name or path, each chip's pin rules, and problems that name the file, the key
+at fault and the fix."""
+
+import subprocess
 
 import machine
 import pytest
@@ -11,6 +14,7 @@ from host_tools import BOARDS_DIR, boards
 from host_tools.cli import cli
 from host_tools.errors import BoardFileError
 from host_tools.sim import chips
+from tests.host.virtual import BIN
 
 DEVKITC = (BOARDS_DIR / "esp32-devkitc.toml").read_text()
 
@@ -179,4 +183,230 @@ def simulator_accepts(chip_name, gpio, mode):
 def test_a_pin_the_simulator_refuses_is_a_pin_the_board_check_refuses(chip_name, gpio, role):
     mode = machine.Pin.OUT if boards.ROLES[role] == boards.OUTPUT else machine.Pin.IN
     problems = boards.check({"name": "x", "chip": chip_name, "pins": {role: gpio}}, "x.toml")
-    assert (problems == []) == simulator_accepts(chip_name, gpio, mode)
+    errors = [p for p in problems if p.severity == boards.ERROR and p.key == "pins." + role]
+    assert (errors == []) == simulator_accepts(chip_name, gpio, mode)
+
+
+# -- each chip's rules: one file per chip with every kind of mistake that chip allows ------------------
+
+E, W = boards.ERROR, boards.WARNING
+# chip -> (module, [(role, GPIO, severity, kind)]); a kind the chip cannot have is left out (no input-only
+# pins on the S3 and C3, no USB pins on the ESP32, no PSRAM beyond the flash pins on the S2 and C3).
+MISTAKES = {
+    "ESP32": ("ESP32-WROVER-E", [
+        ("door_left", 20, E, boards.NO_SUCH_GPIO),
+        ("door_right", 7, E, boards.FLASH_PIN),
+        ("motor", 16, E, boards.PSRAM_PIN),
+        ("buzzer", 36, E, boards.INPUT_ONLY),
+        ("led", 12, W, boards.STRAPPING_PIN),
+        ("uart_tx", 1, W, boards.CONSOLE_PIN),
+        ("rc_throttle", 32, None, None),
+        ("rc_door", 32, E, boards.USED_TWICE),
+        ("rc_engine", 33, E, boards.NOT_BROKEN_OUT),
+        ("motor_in1", 13, None, None),
+    ]),
+    "ESP32-S2": ("ESP32-S2-WROVER", [
+        ("door_left", 22, E, boards.NO_SUCH_GPIO),
+        ("door_right", 26, E, boards.FLASH_PIN),  # the PSRAM's chip select, among the flash pins
+        ("buzzer", 46, E, boards.INPUT_ONLY),
+        ("led", 45, W, boards.STRAPPING_PIN),
+        ("motor", 19, W, boards.USB_PIN),
+        ("uart_rx", 44, W, boards.CONSOLE_PIN),
+        ("rc_throttle", 1, None, None),
+        ("rc_door", 1, E, boards.USED_TWICE),
+        ("rc_engine", 2, E, boards.NOT_BROKEN_OUT),
+        ("motor_in2", 3, None, None),
+    ]),
+    "ESP32-S3": ("ESP32-S3-WROOM-1-N16R8", [
+        ("door_left", 22, E, boards.NO_SUCH_GPIO),
+        ("door_right", 30, E, boards.FLASH_PIN),
+        ("motor", 35, E, boards.PSRAM_PIN),
+        ("led", 0, W, boards.STRAPPING_PIN),
+        ("buzzer", 20, W, boards.USB_PIN),
+        ("uart_tx", 43, W, boards.CONSOLE_PIN),
+        ("rc_throttle", 4, None, None),
+        ("rc_door", 4, E, boards.USED_TWICE),
+        ("rc_engine", 5, E, boards.NOT_BROKEN_OUT),
+        ("motor_in1", 6, None, None),
+    ]),
+    "ESP32-C3": ("ESP32-C3-MINI-1", [
+        ("door_left", 22, E, boards.NO_SUCH_GPIO),
+        ("door_right", 14, E, boards.FLASH_PIN),
+        ("led", 9, W, boards.STRAPPING_PIN),
+        ("buzzer", 18, W, boards.USB_PIN),
+        ("uart_rx", 20, W, boards.CONSOLE_PIN),
+        ("rc_throttle", 3, None, None),
+        ("rc_door", 3, E, boards.USED_TWICE),
+        ("rc_engine", 4, E, boards.NOT_BROKEN_OUT),
+        ("motor_in2", 5, None, None),
+    ]),
+}
+
+
+def mistakes_file(tmp_path, chip_name):
+    """A board file with every mistake of MISTAKES[chip_name]; its header leaves out the NOT_BROKEN_OUT pin."""
+    module, pins = MISTAKES[chip_name]
+    hidden = [gpio for _, gpio, _, kind in pins if kind == boards.NOT_BROKEN_OUT]
+    header = [g for g in chips.CHIPS[chip_name].gpios if g not in hidden]
+    extra = 'module = "' + module + '"\nheader = ' + str(header) + "\n"
+    table = "".join(role + " = " + str(gpio) + "\n" for role, gpio, _, _ in pins)
+    return write_board(tmp_path, board_text(chip=chip_name, pins=table, extra=extra))
+
+
+def expected_problems(chip_name):
+    _, pins = MISTAKES[chip_name]
+    found = [("pins." + role, severity, kind) for role, _, severity, kind in pins if severity]
+    half = [role for role, _, _, _ in pins if role.startswith("motor_in")]  # one H-bridge input only
+    found.append(("pins.motor_in" + ("2" if half == ["motor_in1"] else "1"), E, boards.HALF_H_BRIDGE))
+    return found
+
+
+@pytest.mark.parametrize("chip_name", sorted(MISTAKES))
+def test_each_kind_of_mistake_is_reported_once_with_its_key_and_a_fix(tmp_path, chip_name):
+    path = mistakes_file(tmp_path, chip_name)
+    problems = boards.problems_of(path)
+    assert sorted((p.key, p.severity, p.kind) for p in problems) == sorted(expected_problems(chip_name))
+    for problem in problems:
+        assert str(problem).startswith(boards.summary(path, []).split(":")[0] + ": " + problem.key + ": ")
+        assert problem.fix and ". Fix: " + problem.fix in str(problem)
+    error = load_error(tmp_path, path.read_text())
+    assert error.problems == [p for p in problems if p.severity == E]
+
+
+def test_the_chips_together_make_every_kind_of_pin_mistake():
+    kinds = {kind for chip_name in MISTAKES for _, _, kind in expected_problems(chip_name)}
+    assert kinds == {boards.NO_SUCH_GPIO, boards.FLASH_PIN, boards.PSRAM_PIN, boards.INPUT_ONLY,
+                     boards.NOT_BROKEN_OUT, boards.USED_TWICE, boards.HALF_H_BRIDGE, boards.STRAPPING_PIN,
+                     boards.USB_PIN, boards.CONSOLE_PIN}
+
+
+@pytest.mark.parametrize("chip_name", sorted(MISTAKES))
+def test_boards_check_prints_every_problem_once_and_fails_on_errors(tmp_path, chip_name):
+    path = mistakes_file(tmp_path, chip_name)
+    result = CliRunner().invoke(cli, ["boards", "check", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    expected = expected_problems(chip_name)
+    errors = sum(1 for _, severity, _ in expected if severity == E)
+    assert len(lines) == len(expected) + 1
+    for key, severity, _ in expected:
+        assert sum(1 for line in lines if line.startswith(severity + ": " + str(path) + ": " + key + ": ")) == 1
+    assert lines[-1] == (str(path) + ": " + str(errors) + " errors, " + str(len(expected) - errors)
+                         + " warnings")
+
+
+def test_boards_check_passes_a_file_with_warnings_only_and_prints_them(tmp_path):
+    path = write_board(tmp_path, board_text(chip="ESP32-C3", pins="door_left = 9\ndoor_right = 4\n"))
+    result = CliRunner().invoke(cli, ["boards", "check", str(path)])
+    assert result.exit_code == 0
+    assert result.output.startswith("warning: " + str(path) + ": pins.door_left: GPIO9 is a strapping pin")
+    assert "BOOT button" in result.output and "door_right" not in result.output
+    assert result.output.splitlines()[-1] == str(path) + ": 1 warning"
+
+
+def test_boards_check_takes_catalogue_names_and_passes_the_whole_catalogue():
+    result = CliRunner().invoke(cli, ["boards", "check", *(p.stem for p in BOARDS_DIR.glob("*.toml"))])
+    assert result.exit_code == 0, result.output
+    assert "error:" not in result.output
+    assert "boards/esp32-devkitc.toml: no problems" in result.output.splitlines()
+
+
+def test_boards_check_of_a_missing_file_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["boards", "check", str(tmp_path / "nothing.toml")])
+    assert result.exit_code == 2
+    assert "error: no board file " in result.stderr
+
+
+def test_a_warning_offers_the_free_pins_or_says_there_are_none(tmp_path):
+    roomy = boards.problems_of(write_board(tmp_path, board_text(chip="ESP32", pins="motor = 2\n")))
+    (problem,) = roomy
+    assert "GPIO2 is a strapping pin of ESP32" in problem.message
+    offered = [int(g) for g in problem.fix.split("(")[1].split(")")[0].split(", ")]
+    assert offered and all(boards.PinRules(chips.CHIPS["ESP32"]).warning(g, True) is None for g in offered)
+    full = boards.problems_of(write_board(tmp_path, board_text(
+        chip="ESP32-C3", extra="header = [3, 9]\n", pins="door_left = 3\ndoor_right = 9\n")))
+    (problem,) = full
+    assert problem.key == "pins.door_right"
+    assert problem.fix.endswith("no GPIO of this board that needs no care is free")
+
+
+# -- modules: PSRAM pins follow from the module -----------------------------------------------------
+
+@pytest.mark.parametrize("module, gpio, kind", [
+    ("ESP32-WROOM-32E", 16, None),
+    ("ESP32-WROVER-E", 16, boards.PSRAM_PIN),
+    ("esp32-wrover-ie", 17, boards.PSRAM_PIN),  # names are matched whatever their case
+])
+def test_esp32_psram_pins_depend_on_the_module(tmp_path, module, gpio, kind):
+    text = board_text(extra='module = "' + module + '"\n', pins="uart_tx = " + str(gpio) + "\n")
+    problems = boards.problems_of(write_board(tmp_path, text))
+    assert [p.kind for p in problems] == ([kind] if kind else [])
+    if kind:
+        assert "PSRAM of " + module.upper() in problems[0].message
+
+
+@pytest.mark.parametrize("module, octal", [
+    ("ESP32-S3-WROOM-1-N8", False), ("ESP32-S3-WROOM-1-N8R2", False), ("ESP32-S3-WROOM-1-N8R8", True),
+    ("ESP32-S3-WROOM-1U-N16R8", True), ("ESP32-S3-WROOM-2-N32R8V", True), ("ESP32-S3R8", True),
+])
+def test_s3_octal_psram_takes_gpio33_to_37(tmp_path, module, octal):
+    wired = {"door_left": 33, "door_right": 34, "motor": 35, "buzzer": 36, "led": 37, "uart_tx": 38}
+    pins = "".join(role + " = " + str(gpio) + "\n" for role, gpio in wired.items())
+    problems = boards.problems_of(write_board(tmp_path, board_text(chip="ESP32-S3", pins=pins,
+                                                                   extra='module = "' + module + '"\n')))
+    octal_roles = [role for role, gpio in wired.items() if 33 <= gpio <= 37]
+    assert [(p.key, p.kind) for p in problems] == ([("pins." + r, boards.PSRAM_PIN) for r in octal_roles]
+                                                   if octal else [])
+
+
+def test_an_unknown_module_suggests_the_near_one_of_its_chip(tmp_path):
+    error = load_error(tmp_path, board_text(chip="ESP32-S3", extra='module = "ESP32-S3-WROOM-1-N8R9"\n'))
+    (problem,) = error.problems
+    assert problem.key == "module" and problem.kind == boards.UNKNOWN_MODULE
+    assert "'ESP32-S3-WROOM-1-N8R8'" in problem.fix and "ESP32-WROVER" not in problem.fix
+
+
+def test_a_module_of_another_chip_is_named(tmp_path):
+    error = load_error(tmp_path, board_text(chip="ESP32-S3", extra='module = "ESP32-WROVER-E"\n'))
+    (problem,) = error.problems
+    assert problem.key == "module" and problem.kind == boards.MODULE_OF_OTHER_CHIP
+    assert 'chip = "ESP32"' in problem.fix
+
+
+def test_header_entries_must_be_gpios_of_the_chip(tmp_path):
+    error = load_error(tmp_path, board_text(chip="ESP32-C3", extra='header = [3, 22, "D4"]\n',
+                                            pins="door_left = 3\n"))
+    assert [(p.key, p.kind) for p in error.problems] == [("header[1]", boards.NO_SUCH_GPIO),
+                                                           ("header[2]", boards.WRONG_TYPE)]
+
+
+def test_led_polarity_is_kept(tmp_path):
+    board = boards.load(write_board(tmp_path, board_text(extra="led_active_low = true\n", pins="led = 4\n")))
+    assert board.led_active_low is True
+    error = load_error(tmp_path, board_text(extra='led_active_low = "yes"\n'))
+    assert error.problems[0].message == "must be true or false, not 'yes'"
+
+
+# -- deploy and flash refuse a board file with errors -------------------------------------------------
+
+def broken_board(tmp_path):
+    return write_board(tmp_path, board_text(chip="ESP32-C3", pins="door_left = 14\n"))
+
+
+def test_deploy_refuses_a_board_file_with_errors_and_leaves_the_board_alone(tmp_path, board):
+    path = broken_board(tmp_path)
+    result = subprocess.run([str(BIN / "gullwing"), "deploy", "--port", board.port, "--board", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "myboard.toml: pins.door_left: invalid pin: GPIO14 is wired to the SPI flash" in result.stderr
+    assert not (board.flash / "main.py").exists() and not (board.flash / "config.json").exists()
+
+
+def test_flash_refuses_a_board_file_with_errors_before_reading_the_image_or_the_port(tmp_path):
+    image = tmp_path / "micropython.bin"
+    image.write_bytes(b"not an image")
+    result = CliRunner().invoke(cli, ["flash", "--port", str(tmp_path / "no-such-port"), "--firmware", str(image),
+                                      "--board", str(broken_board(tmp_path))])
+    assert result.exit_code == 2
+    assert "error: board file " in result.stderr and "pins.door_left" in result.stderr
+    assert "micropython.bin" not in result.stderr and "no-such-port" not in result.stderr

@@ -44,5 +44,5 @@ def test_calibration_keys_make_requests():
 
 def test_the_console_on_a_terminal(deployed):
     seen = run_in_pty([str(BIN / "gullwing"), "console", "--port", deployed.port],
-                      [b"pin", b"\t", b"\r", b"version\r"], expect='"version": "0.1.0"')
+                      [b"pin", b"\t", b"\r", b"version\r"], expect='"version":"0.1.0"')
     assert b"ok" in seen

@@ -1,0 +1,103 @@
+"""The board catalogue: every board the kits support passes its own check and runs gullwing on a virtual
+board of its chip."""
+
+import json
+
+import pytest
+
+from host_tools import BOARDS_DIR, boards, deploy
+from host_tools.sim import chips
+from tests.host.virtual import SimProcess
+
+# What the catalogue promises: each board, its chip, and the warnings its few pins make unavoidable
+# (key -> kind); any other problem is a mistake in the file.
+EXPECTED = {
+    "esp32-devkitc": ("ESP32", {}),
+    "esp32-s3-devkitc-1": ("ESP32-S3", {}),
+    "esp32-c3-devkitm-1": ("ESP32-C3", {"pins.led": boards.STRAPPING_PIN, "pins.uart_tx": boards.USB_PIN,
+                                        "pins.uart_rx": boards.USB_PIN}),
+    "esp32-c3-supermini": ("ESP32-C3", {"pins.led": boards.STRAPPING_PIN, "pins.uart_tx": boards.CONSOLE_PIN,
+                                        "pins.uart_rx": boards.CONSOLE_PIN}),
+    "xiao-esp32c3": ("ESP32-C3", {"pins.led": boards.STRAPPING_PIN, "pins.uart_tx": boards.CONSOLE_PIN,
+                                  "pins.uart_rx": boards.CONSOLE_PIN}),
+    "xiao-esp32s3": ("ESP32-S3", {}),
+    "lolin-s2-mini": ("ESP32-S2", {}),
+}
+# Roles a board may leave out for want of pins; the firmware treats them as absent.
+OPTIONAL_ROLES = ("rc_engine", "motor_in1", "motor_in2")
+NATIVE_USB = {"303a:1001", "303a:4001", "303a:0002"}  # Espressif's own USB ids (ROM, USB-Serial/JTAG, CDC)
+BRIDGES = {"10c4:ea60", "1a86:7523", "1a86:55d4", "1a86:55d3"}  # CP210x, CH340, CH9102, CH343
+
+
+def test_the_catalogue_holds_exactly_the_promised_boards():
+    assert sorted(p.stem for p in BOARDS_DIR.glob("*.toml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_board_passes_its_own_check_with_only_its_unavoidable_warnings(name):
+    chip, warnings = EXPECTED[name]
+    board = boards.load(name)
+    assert board.chip_name == chip
+    assert {p.key: p.kind for p in board.problems} == warnings
+    assert all(p.severity == boards.WARNING and p.fix for p in board.problems)
+    assert board.header is not None, "a catalogued board lists the GPIOs it breaks out"
+    assert set(board.pins.values()) <= set(board.header)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_board_wires_every_role_and_says_why_an_optional_one_is_missing(name):
+    board = boards.load(name)
+    text = (BOARDS_DIR / (name + ".toml")).read_text()
+    comments = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    left_out = " ".join(note for note in comments.split(" - ") if note.startswith("Left out"))
+    for role in boards.ROLES:
+        if role not in board.pins:
+            assert role in OPTIONAL_ROLES, role + " is needed on every board"
+            assert role in left_out, "the wiring notes say why " + role + " is missing"
+    if "motor_in1" not in board.pins:
+        assert "motor_in2" not in board.pins
+    for topic in ("own 5-6 V supply", "pull-down", "common ground"):
+        assert topic in comments
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_board_is_found_by_the_usb_ids_it_shows_up_as(name):
+    board = boards.load(name)
+    assert board.usb_ids and set(board.usb_ids) <= NATIVE_USB | BRIDGES
+    native = [u for u in board.usb_ids if u in NATIVE_USB]
+    if board.chip_name == "ESP32":
+        assert not native  # no USB of its own: only a bridge
+    elif native and board.chip_name != "ESP32-S2":
+        assert "303a:1001" in native  # C3 and S3 boot into their USB-Serial/JTAG for flashing
+    known = boards.known_usb_ids()
+    assert all(name in known[u] for u in board.usb_ids)
+
+
+def _absent_gpio(chip):
+    return next(g for g in range(49) if g not in chip.gpios)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_board_deploys_to_a_virtual_board_of_its_chip(tmp_path, name):
+    board = boards.load(name)
+    sim = SimProcess(tmp_path / "flash", "--board", name)
+    try:
+        deploy.deploy(port=sim.port, board=name, progress=False)  # raises unless gullwing comes up
+        assert (sim.flash / "main.py").exists()
+        config = json.loads((sim.flash / "config.json").read_text())
+        assert config["board"] == name and config["chip"] == board.chip_name and config["pins"] == board.pins
+        outputs = sorted(g for role, g in board.pins.items() if boards.ROLES[role] == boards.OUTPUT)
+        absent = _absent_gpio(board.chip)
+        script = ("import machine\n"
+                  "for g in " + repr(outputs) + ":\n machine.Pin(g, machine.Pin.OUT)\n"
+                  "try:\n machine.Pin(" + str(absent) + ")\nexcept ValueError as e:\n print('refused:', e)\n"
+                  "print('outputs ok')\n")
+        out = sim.mpremote("exec", script).stdout
+        assert "outputs ok" in out
+        assert "refused: invalid pin: " + board.chip_name + " has no GPIO" + str(absent) in out
+    finally:
+        sim.stop()
+
+
+def test_every_chip_has_a_catalogued_board():
+    assert {chip for chip, _ in EXPECTED.values()} == set(chips.CHIPS)
