@@ -50,7 +50,17 @@ def main():
     console.print(table)
     missed += deploy_table(console)
     missed += roundtrip_table(console)
+    missed += provision_table(console)
     return 1 if missed else 0
+
+
+def provision_table(console):
+    from bench import provision_bench
+
+    one, many = provision_bench.run()
+    console.print(f"Provisioning (deploy and self-test): 1 board {one:.1f} s, "
+                  f"{provision_bench.MANY} boards {many:.1f} s")
+    return _verdicts(console, provision_bench.verdicts(one, many))
 
 
 def roundtrip_table(console):

@@ -197,8 +197,8 @@ def _request_options(command):
     return click.option("--port", default=None, help=PORT_HELP)(command)
 
 
-@cli.command()
-@click.argument("words", nargs=-1, required=True)
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, required=True, type=click.UNPROCESSED)
 @_request_options
 def send(words, port, timeout):
     """Send one protocol request (e.g. `gullwing send door both open 1500`) and print the reply.
@@ -253,6 +253,61 @@ def engine(action, port, timeout):
 def throttle(percent, port, timeout):
     """Set the throttle, 0 (closed, idle) to 100 (wide open)."""
     _ask(port, "throttle " + str(percent), timeout)
+
+
+@cli.group("kit")
+def kit_group():
+    """Kit files: a model's board and settings (kits/*.toml)."""
+
+
+@kit_group.command("check")
+@click.argument("kit_file")
+def kit_check(kit_file):
+    """Check a kit file against its board file and the firmware's settings schema."""
+    from host_tools import kit
+
+    loaded = kit.load(kit_file)
+    click.echo(f"{loaded.name}: ok ({loaded.title}; board {loaded.board.name}, {loaded.board.chip_name})")
+
+
+@kit_group.command("build")
+@click.argument("kit_file")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Folder for config.json, bom.md and the wiring diagram (wiring.svg, wiring.png).")
+def kit_build(kit_file, out_dir):
+    """Write a kit's device config, bill of materials and wiring diagram."""
+    from host_tools import kit, wiring
+
+    for path in wiring.build(kit.load(kit_file), out_dir):
+        click.echo("wrote " + str(path))
+
+
+@cli.command()
+@click.option("--kit", "kit_file", required=True, help="Kit file (name in kits/ or a path).")
+@click.option("--ports", "port_list", multiple=True, metavar="PORT", help="A board's port; repeat for more.")
+@click.option("--all", "all_boards", is_flag=True, help="Every connected board and running virtual board.")
+@click.option("--firmware", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Flash this MicroPython image first.")
+@click.option("--reports", type=click.Path(file_okay=False), default="provision-reports", show_default=True,
+              help="Folder for the run's report (JSON and a readable summary).")
+def provision(kit_file, port_list, all_boards, firmware, reports):
+    """Flash (when asked), deploy and self-test many boards at once, with a live table and a report.
+
+    Each board runs on its own: one that fails does not stop the others. Boards that passed with this
+    kit and version before are skipped, so a rerun provisions only what failed. Exits 1 if any failed.
+    """
+    from host_tools import kit
+    from host_tools import provision as provisioning
+
+    loaded = kit.load(kit_file)
+    if all_boards == bool(port_list):
+        raise click.UsageError("give --ports PORT... or --all")
+    targets = provisioning.all_ports() if all_boards else list(port_list)
+    if not targets:
+        raise click.UsageError("no boards found")
+    results, report = provisioning.provision(targets, loaded, firmware, reports)
+    click.echo(report.with_suffix(".txt").read_text() + "report: " + str(report))
+    sys.exit(0 if all(r.passed for r in results) else 1)
 
 
 def main():

@@ -34,7 +34,8 @@ STAGE = "/.gullwing/stage"
 CHUNK = 8192  # base64 characters per call: large enough that the per-call overhead is small
 WBITS = 12  # deflate window: 4 KB of the board's RAM while inflating
 BOOT_TIMEOUT_S = 10
-CONNECT_TIMEOUT_S = 5
+CONNECT_TIMEOUT_S = 3
+CONNECT_TRIES = 2
 
 
 @dataclass
@@ -58,6 +59,7 @@ class _Counted:
     def __init__(self, port):
         self._port = port
         self.bytes = 0
+        self.received = 0
         self.deadline = None  # reads past this raise: a device that chatters forever must not hang us
 
     def write(self, data):
@@ -69,6 +71,7 @@ class _Counted:
             raise TransportError("no MicroPython prompt in time")
         data = self._port.read(size)
         self.bytes += len(data)
+        self.received += len(data)
         return data
 
     def __getattr__(self, name):
@@ -84,13 +87,13 @@ def config_json(board):
 AGENT_PATH = "/.gullwing/agent-" + hashlib.sha256(AGENT).hexdigest()[:16] + ".py"
 
 
-def firmware_files(board, firmware_dir=FIRMWARE_DIR):
+def firmware_files(board, firmware_dir=FIRMWARE_DIR, kit=None):
     """Everything that lands on the board: {absolute path on the board: content}. The deploy agent stays
-    there too, so that the next deploy need not send it."""
+    there too, so that the next deploy need not send it. With a kit, config.json carries its settings."""
     with tempfile.TemporaryDirectory() as tmp:
         built = build.build(Path(tmp), firmware_dir)
         files = {"/" + path: local.read_bytes() for path, local in built.items()}
-    files["/config.json"] = config_json(board)
+    files["/config.json"] = kit.config_json() if kit is not None else config_json(board)
     files[AGENT_PATH] = AGENT
     return files
 
@@ -115,13 +118,16 @@ def pack(data, inflate):
     return packer.compress(data) + packer.flush()
 
 
-def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progress=True):
-    """Deploy and return a Summary; raises a GullwingError the user can act on."""
+def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progress=True, kit=None):
+    """Deploy and return a Summary; raises a GullwingError the user can act on. A kit (host_tools.kit.Kit)
+    brings its board and settings."""
     started = time.monotonic()
     firmware_dir = Path(firmware_dir)
+    if kit is not None:
+        board = kit.board
     board = board if isinstance(board, boards.Board) else boards.load(board)
     device = ports.choose_port(port)
-    files = firmware_files(board, firmware_dir)
+    files = firmware_files(board, firmware_dir, kit)
     hashes = {path: content_hash(data) for path, data in files.items()}
     manifest = {"tree": content_hash(json.dumps(hashes, sort_keys=True).encode()), "files": hashes}
     link = _connect(device)
@@ -163,12 +169,20 @@ def _connect(device):
     link.serial.timeout = 0.1  # on a pseudo-terminal mpremote reads without asking what is waiting
     link.serial = _Counted(link.serial)
     try:
-        link.serial.deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        link.enter_raw_repl(soft_reset=False, timeout_overall=CONNECT_TIMEOUT_S)  # Ctrl-C stops the app
+        for attempt in range(CONNECT_TRIES):
+            link.serial.deadline = time.monotonic() + CONNECT_TIMEOUT_S
+            try:
+                link.enter_raw_repl(soft_reset=False, timeout_overall=CONNECT_TIMEOUT_S)  # Ctrl-C stops the app
+                break
+            except TransportError:
+                # A board still starting takes the Ctrl-C in boot.py and then runs main.py, whose app
+                # reads the Ctrl-A as a request: a second Ctrl-C stops the app too.
+                if attempt == CONNECT_TRIES - 1:
+                    raise
         link.serial.deadline = None
     except TransportError as exc:
         link.close()
-        if link.serial.bytes <= len(b"\r\x03\r\x01"):
+        if not link.serial.received:
             raise errors.BoardNotAnswering("the board on " + device + " does not answer") from exc
         raise errors.NotMicroPython("the device on " + device + " does not offer a MicroPython raw REPL") from exc
     return link

@@ -39,6 +39,29 @@ KBD_ON = b"\x00kbd-on\n"  # code runs: Ctrl-C interrupts it
 KBD_OFF = b"\x00kbd-off\n"  # the REPL reads input: Ctrl-C is a byte like any other
 
 
+def _registry():
+    """Where running virtual boards note their ports, so that `provision --all` finds them."""
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / "gullwing-virtual-boards"
+
+
+def running_ports():
+    """The ports of the virtual boards running on this machine."""
+    found = []
+    for note in sorted(_registry().glob("*.port")):
+        pid = int(note.stem.split("-")[0])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            note.unlink(missing_ok=True)  # left by a board that was killed
+            continue
+        except PermissionError:
+            pass
+        port = note.read_text().strip()
+        if os.path.exists(port):
+            found.append(port)
+    return found
+
+
 def sim_heap_bytes():
     """Heap the simulator's own modules take in the interpreter (the chip has them in C, not on its heap)."""
     if not _SIM_HEAP:
@@ -99,6 +122,7 @@ class VirtualBoard:
         self.name = name
         self.uid = hashlib.sha256(str(self.flash_dir).encode()).hexdigest()[:12]
         self.port = None
+        self._note = None
         self.boots = 0
         self.wire_bytes = 0  # bytes that crossed the wire, both ways, since start
         self._child = None
@@ -121,6 +145,9 @@ class VirtualBoard:
         os.set_blocking(self._master, False)
         self.started_at = time.monotonic()
         self._spawn(PWRON_RESET, raw=False)
+        _registry().mkdir(parents=True, exist_ok=True)
+        self._note = _registry() / f"{os.getpid()}-{self.port.rsplit('/', 1)[-1]}.port"
+        self._note.write_text(self.port)
         for target in (self._from_host, self._supervise):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
@@ -131,6 +158,8 @@ class VirtualBoard:
         if self._stop.is_set():
             return
         self._stop.set()
+        if self._note is not None:
+            self._note.unlink(missing_ok=True)
         child = self._child
         if child is not None:
             try:

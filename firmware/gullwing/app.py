@@ -6,13 +6,18 @@ outputs are written, events are queued. The serial task answers one request line
 """
 
 import asyncio
+import binascii
 import os
 import sys
 import time
 
+import machine
+
 from gullwing import VERSION, config, protocol
+from gullwing import crashes as crashes_mod
 from gullwing.doors import Door, DoorPair
 from gullwing.engine import EV_BLOWOFF, EV_LIMITER, EV_STATE, STATE_NAMES, Engine
+from gullwing.lines import LineReader
 from gullwing.motor import EngineOutputs, HBridgeMotor, MosfetMotor, Tone
 from gullwing.protocol import BAD_ARG, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
 from gullwing.rcin import CONTROL as RC_CONTROL
@@ -24,17 +29,29 @@ from gullwing.rcin import EV_SIGNAL_BACK as RC_SIGNAL_BACK
 from gullwing.rcin import STATE_NAMES as RC_STATES
 from gullwing.rcin import Receiver
 from gullwing.servo import Calibration, Servo
+from gullwing.settings import Settings
 from gullwing.store import Store
+from gullwing.tuning import calibrate_request, config_request
 from gullwing.voice import SHAKER_MIN_HZ, Voice
 
 TICK_MS = 20
 LIMITER_EVENT_MS = 1000  # the limiter bounces 10-25 times a second: one event a second says it
-VERBS = ("ping", "help", "version", "status", "door", "engine", "throttle", "blip", "events", "estop")
+MAX_PROBLEMS = 16  # a fault repeating with new words each time must not eat the heap
+WDT_MS = 2000  # the control loop feeds the watchdog every tick; a hang resets the board
+REPL_WDT_MS = 86_400_000  # nothing feeds it at the REPL: stretched to a day there
+TICK_FAILURES = 10  # ticks failing in a row (200 ms) end the firmware: a crash, counted
+UART_ID = 1  # every chip has UART1; its pins come from the board file
+VERBS = ("ping", "help", "version", "status", "door", "engine", "throttle", "blip", "events", "estop", "config",
+         "calibrate")
 
 
 class App:
-    def __init__(self, cfg, now_ms, state_dir="/state", problems=()):
+    def __init__(self, cfg, now_ms, state_dir="/state", problems=(), safe_mode=None):
         self.problems = list(problems)
+        self.settings = Settings(state_dir)  # config set / calibrate, saved apart from config.json
+        cfg = self.cfg = self.settings.over(cfg, self.problems)
+        self._report_config = True  # the boot's problems, as `evt config` at the first `events on`
+        self.safe_mode = safe_mode  # why nothing is driven this boot (repeated crashes), or None
         self.started_ms = now_ms
         self._last_ms = now_ms
         self.events_on = False
@@ -47,11 +64,15 @@ class App:
             self.problems.append("engine: " + _reason(exc))
             self.engine = Engine()
         pins = cfg["pins"]
-        try:
-            self.doors = _door_pair(cfg["doors"], pins, state_dir)
-        except (KeyError, ValueError, TypeError) as exc:  # no motion with a door set up wrong
-            self.problems.append("doors: " + _reason(exc))
-        self.voice, self.outputs = _engine_outputs(cfg, self.engine, pins, self.problems)
+        if safe_mode is None:
+            try:
+                self.doors = _door_pair(cfg["doors"], pins, state_dir)
+            except (KeyError, ValueError, TypeError) as exc:  # no motion with a door set up wrong
+                self.problems.append("doors: " + _reason(exc))
+            self.voice, self.outputs = _engine_outputs(cfg, self.engine, pins, self.problems)
+        else:  # safe mode: no door, motor, buzzer or receiver pin is touched
+            pins = {}
+            self.voice, self.outputs = Voice(idle_rpm=self.engine.idle_rpm, limit_rpm=self.engine.limit_rpm), None
         self.rc = None  # the RC receiver, when the board wires a throttle channel
         if "rc_throttle" in pins:
             try:
@@ -188,11 +209,13 @@ class App:
         protocol.no_more(args, 0)
         return {"verbs": list(VERBS), "door": "door left|right|both open|close|toggle|stop [ms] | to <deg> [ms]",
                 "engine": "engine start|stop", "throttle": "throttle 0-100", "blip": "blip [ms]",
-                "events": "events on|off"}
+                "events": "events on|off", "config": "config get [key] | set <key> <value> | save | reset",
+                "calibrate": "calibrate left|right jog <-50..50> | closed | open; calibrate save"}
 
     def _do_version(self, args, now_ms):
         protocol.no_more(args, 0)
-        return {"version": VERSION, "micropython": ".".join(str(n) for n in sys.implementation.version[:3])}
+        return {"version": VERSION, "micropython": ".".join(str(n) for n in sys.implementation.version[:3]),
+                "id": binascii.hexlify(machine.unique_id()).decode()}
 
     def _do_status(self, args, now_ms):
         protocol.no_more(args, 0)
@@ -210,11 +233,14 @@ class App:
             out["rc"] = RC_STATES[self.rc.state]
         if self.problems:
             out["problems"] = self.problems
+        if self.safe_mode is not None:
+            out["safe_mode"] = self.safe_mode
         return out
 
     def _do_door(self, args, now_ms):
         if self.doors is None:
-            raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(self.problems)[:80])
+            why = self.problems if self.safe_mode is None else ["safe mode, " + self.safe_mode]
+            raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(why)[:80])
         side = protocol.choice(args, 0, "door", ("left", "right", "both"))
         verb = protocol.choice(args, 1, "action", ("open", "close", "toggle", "stop", "to"))
         deg = None
@@ -256,7 +282,17 @@ class App:
         self.events_on = on
         if not on:
             self.outbox.clear()
+        elif self._report_config:
+            self._report_config = False
+            if self.problems:
+                self._event("config", {"problems": self.problems})
         return None
+
+    def _do_config(self, args, now_ms):
+        return config_request(self, args)
+
+    def _do_calibrate(self, args, now_ms):
+        return calibrate_request(self, args)
 
     def _do_estop(self, args, now_ms):
         protocol.no_more(args, 0)
@@ -273,6 +309,18 @@ class App:
             self.outputs.silence()
         if self.doors is not None:
             self.doors.command(now_ms, "both", "stop", None, 20)
+
+    def task_fault(self, now_ms, task, exc):
+        """An exception that escaped a task: the safe state, reported; the task serves on."""
+        reason = task + ": " + type(exc).__name__ + ": " + _reason(exc)
+        if reason not in self.problems and len(self.problems) < MAX_PROBLEMS:  # a repeat adds nothing
+            self.problems.append(reason)
+        try:
+            self.safe_state(now_ms)
+        except Exception:
+            self.doors = None  # what failed to stop is not driven again
+            self.outputs = None
+        self._event("fault", {"error": reason})
 
 
 def _reason(exc):
@@ -320,45 +368,118 @@ def _engine_outputs(cfg, engine, pins, problems):
 
 # -- the two tasks ---------------------------------------------------------------------------------
 
-async def control(app, write):
+async def control(app, writes, wdt=None):
+    """Ticks every 20 ms, feeding the watchdog. A tick that raises is a fault (safe state, reported)
+    and the next tick comes; TICK_FAILURES in a row end the firmware, which counts as a crash."""
+    failures = 0
     while True:
         now = time.ticks_ms()
-        app.tick(now)
+        if wdt is not None:
+            wdt.feed()
+        try:
+            app.tick(now)
+            failures = 0
+        except Exception as exc:
+            failures += 1
+            if failures >= TICK_FAILURES:
+                raise
+            app.task_fault(now, "control", exc)
         if app.outbox:
             for line in app.outbox:
-                write(line)
+                for write in writes:  # events go to every channel
+                    write(line)
             app.outbox.clear()
         spent = time.ticks_diff(time.ticks_ms(), now)
         await asyncio.sleep_ms(TICK_MS - spent if spent < TICK_MS else 0)
 
 
-async def serial(app, reader, write):
+async def serial(app, reader, write, name="serial"):
+    """One reply per request line; an error outside a request (a failed write) is a fault, and the
+    next line is served."""
     while True:
         line = await reader.readline()
         if not line:
             return  # the console closed (the virtual board powers off)
-        if line.strip():
-            write(app.handle(line, time.ticks_ms()))
+        try:
+            if line.strip():
+                write(app.handle(line, time.ticks_ms()))
+        except Exception as exc:
+            app.task_fault(time.ticks_ms(), name, exc)
 
 
 def write_line(text):
     sys.stdout.write(text + "\n")
 
 
-async def main(app):
-    reader = asyncio.StreamReader(sys.stdin)
-    asyncio.create_task(control(app, write_line))
-    await serial(app, reader, write_line)
+def open_uart(cfg, problems):
+    """The second command channel on the board's uart_tx/uart_rx pins, or None (reported when broken)."""
+    pins = cfg["pins"]
+    if "uart_tx" not in pins or "uart_rx" not in pins:
+        return None
+    try:
+        return machine.UART(UART_ID, cfg["uart"]["baudrate"], tx=pins["uart_tx"], rx=pins["uart_rx"])
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        problems.append("uart: " + _reason(exc))
+        return None
 
 
-def run():
+class _UartWriter:
+    def __init__(self, uart):
+        self.uart = uart
+
+    def __call__(self, text):
+        self.uart.write(text + "\n")
+
+
+async def _clean_after(crashes):
+    await asyncio.sleep_ms(crashes_mod.CLEAN_MS)
+    crashes.clean()
+
+
+async def main(app, wdt=None, uart=None, crashes=None):
+    writes = [write_line]
+    if uart is not None:
+        writes.append(_UartWriter(uart))
+        asyncio.create_task(serial(app, LineReader(uart), writes[1], "uart"))
+    asyncio.create_task(control(app, writes, wdt))
+    if crashes is not None:
+        asyncio.create_task(_clean_after(crashes))
+    await serial(app, LineReader(sys.stdin.buffer), write_line)
+
+
+def run(state_dir="/state"):
+    """The firmware: a crash is counted and resets the board (in safe mode the REPL stays)."""
     print("gullwing " + VERSION)
     cfg, problems = config.load()
-    app = App(cfg, time.ticks_ms(), problems=problems)
+    _make_dir(state_dir)
+    crashes = crashes_mod.Crashes(state_dir + "/crashes")
+    safe_mode = crashes.boot(machine.reset_cause() == machine.WDT_RESET)
+    app = App(cfg, time.ticks_ms(), state_dir, problems, safe_mode)
+    uart = open_uart(cfg, app.problems)
     try:
-        asyncio.run(main(app))
+        wdt = machine.WDT(timeout=WDT_MS)  # inside: a Ctrl-C from here on stretches it for the REPL
+        asyncio.run(main(app, wdt, uart, crashes))
     except KeyboardInterrupt:
+        machine.WDT(timeout=REPL_WDT_MS)  # it cannot be stopped: stretched, so the REPL stays
         app.safe_state(time.ticks_ms())
         print("gullwing stopped: motor off, doors held; the REPL is yours")
+    except Exception as exc:
+        machine.WDT(timeout=REPL_WDT_MS)
+        crashes.crashed(type(exc).__name__ + ": " + _reason(exc))
+        try:
+            app.safe_state(time.ticks_ms())
+        except Exception:
+            pass  # the board resets anyway
+        print("gullwing crashed:")
+        sys.print_exception(exc)
+        if safe_mode is None:
+            machine.reset()
     finally:
         asyncio.new_event_loop()
+
+
+def _make_dir(path):
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass  # there already

@@ -185,11 +185,35 @@ class Door:
     def restore(self, pulse_ns):
         """At boot: the servo holds `pulse_ns` (saved when the door last settled). Nothing is driven
         until the first command, whose first pulse is exactly this one."""
-        self.servo.hold(pulse_ns)
+        self._rest_at(pulse_ns)
+        self.known = True
+
+    def recalibrate(self, cal):
+        """A new servo.Calibration, taken at rest: the door keeps the pulse it holds (within the new
+        range) and reads its angle from it."""
+        if self.moving:
+            raise RuntimeError("door " + self.name + " is moving")
+        self.servo.cal = cal
+        self.limit = cal.open_cdeg
+        if self.servo.driving:  # a pulse outside the new range is brought inside at once
+            self.servo.drive(self.servo.pulse)
+        self._rest_at(self.servo.pulse)
+
+    def jog(self, ns):
+        """Calibration: drive the servo straight to pulse `ns` (kept within the calibrated range)
+        and hold it there, not released, until the next command."""
+        if self.moving:
+            raise RuntimeError("door " + self.name + " is moving")
+        self.servo.drive(ns)
+        self._rest_at(self.servo.pulse)
+        self._release = _KEEP
+        self.known = True
+
+    def _rest_at(self, ns):
+        self.servo.hold(ns)
         pos = self.servo.cal.angle_cdeg(self.servo.pulse)
         self.motion = motion.Motion(pos, 0, self.limit)
         self.state = self._rest_state(pos)
-        self.known = True
 
     # -- the tick --------------------------------------------------------------------------------
 

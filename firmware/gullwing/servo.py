@@ -14,6 +14,7 @@ from machine import PWM, Pin
 FREQ_HZ = 50
 FRAME_MS = 20
 _DUTY_UNITS = 65536  # duty_ns() goes through a 16-bit duty on every ESP32 chip
+MIN_TRAVEL_US = 50  # calibrated ends closer than this are a mistake, not a door
 _COARSEST = 8  # 13-bit timers (S2, S3, C3) keep every 8th of those 16-bit steps
 _PER_S = _DUTY_UNITS * FREQ_HZ  # duty units per second of pulse
 
@@ -37,16 +38,31 @@ class Calibration:
     """One door servo. `min_us`/`max_us`: its pulse range, which is `travel_deg` of horn travel and
     a hard limit. `closed_deg`: horn angle with the door closed; the door opens `open_deg` from there
     (the public angle range is 0..open_deg). `trim_us` shifts every pulse; `reversed` turns the other
-    way for the mirrored door, so both doors can share the other numbers."""
+    way for the mirrored door, so both doors can share the other numbers.
+
+    Calibrated from the PC instead, `closed_us` and `open_us` (within min_us..max_us, at least
+    MIN_TRAVEL_US apart; 0 is not set) are, both set, the pulses at the two ends: the door's
+    0..open_deg runs straight from one to the other, and travel_deg, closed_deg, trim_us and
+    reversed are not used."""
 
     def __init__(self, min_us=500, max_us=2500, travel_deg=180, closed_deg=45, open_deg=90, trim_us=0,
-                 reversed=False):
+                 reversed=False, closed_us=0, open_us=0):
         _check_int("min_us", min_us, 100, 2900)
         _check_int("max_us", max_us, min_us + 100, 3000)
+        for name, end in (("closed_us", closed_us), ("open_us", open_us)):
+            if end != 0:  # 0: not calibrated
+                _check_int(name, end, min_us, max_us)
+        ends = bool(closed_us and open_us)
+        if ends:
+            if abs(open_us - closed_us) < MIN_TRAVEL_US:
+                raise ValueError("servo open_us " + str(open_us) + " must be at least " + str(MIN_TRAVEL_US)
+                                 + " us from closed_us " + str(closed_us))
+            travel_deg, closed_deg, trim_us, reversed = open_deg, 0, 0, open_us < closed_us
         _check_int("travel_deg", travel_deg, 10, 360)
         _check_int("closed_deg", closed_deg, 0, travel_deg - 1)
         _check_int("open_deg", open_deg, 1, min(180, travel_deg - closed_deg))
         _check_int("trim_us", trim_us, -200, 200)
+        self.closed_us, self.open_us = closed_us, open_us
         self.min_us, self.max_us, self.travel_deg = min_us, max_us, travel_deg
         self.closed_deg, self.open_deg, self.trim_us = closed_deg, open_deg, trim_us
         self.reversed = bool(reversed)
@@ -58,14 +74,29 @@ class Calibration:
         # pulse = base +- (horn cdeg x ns per cdeg), with ns per cdeg in 1/256 ns: every product
         # stays below (max-min) x 256 < 2**30, so the tick needs no big integers
         span_ns = (max_us - min_us) * 1000
+        if ends:  # the ends are the pulses set: travel_deg is then open_deg between them
+            span_ns = abs(open_us - closed_us) * 1000
         self._k = (span_ns << 8) // (travel_deg * 100)
         self._c0 = closed_deg * 100 * self._k + 128  # + rounding
         self._base = (max_us if self.reversed else min_us) * 1000 + trim_us * 1000
+        # the ends exactly (not a few ns short by the rounding of _k), and no angle beyond them
+        self._open_ns = self._closed_ns = 0  # (pulse_ns computes them until they are set)
+        if ends:
+            self._base = closed_us * 1000
+        self._open_ns = self._clamp(open_us * 1000) if ends else self.pulse_ns(self.open_cdeg)
+        self._closed_ns = self.pulse_ns(0)
 
     def pulse_ns(self, cdeg):
         """Pulse for a door angle in cdeg, clamped to the calibrated range. Integer-only."""
+        if cdeg >= self.open_cdeg and self._open_ns:
+            return self._open_ns
+        if cdeg <= 0 and self._closed_ns:
+            return self._closed_ns
         q = (self._c0 + cdeg * self._k) >> 8
         ns = self._base - q if self.reversed else self._base + q
+        return self.min_ns if ns < self.min_ns else self.max_ns if ns > self.max_ns else ns
+
+    def _clamp(self, ns):
         return self.min_ns if ns < self.min_ns else self.max_ns if ns > self.max_ns else ns
 
     def angle_cdeg(self, ns):
@@ -103,6 +134,15 @@ class Servo:
     def hold(self, ns):
         """Take `ns` (clamped to the calibration) as the position held, e.g. restored at boot."""
         self.pulse = max(self.cal.min_ns, min(self.cal.max_ns, ns))
+
+    def drive(self, ns):
+        """Drive straight to a pulse (clamped to the calibration): a calibration jog."""
+        self.hold(ns)
+        pwm = self._pwm
+        if pwm is None or not self.driving:
+            self.attach()
+        else:
+            pwm.duty_ns(self.pulse)
 
     def write(self, cdeg):
         """Drive to a door angle; a released servo first resumes at the pulse it held. The control

@@ -73,6 +73,14 @@ class PinState:
         self.pwm = None  # the machine.PWM routed to this pin, if any
 
 
+class UartState:
+    def __init__(self, rxbuf):
+        self.rxbuf = rxbuf
+        self.rx = bytearray()  # received, not yet read
+        self.tx = bytearray()  # written, not yet collected by uart_sent()
+        self.lost = 0  # bytes dropped because the receive buffer was full
+
+
 class Board:
     def __init__(self):
         self._host_us = None
@@ -99,6 +107,7 @@ class Board:
         self.timer_start_us = [0] * n_tm  # when each timer's counter last restarted (pulse phase)
         self.cut_pulses = []  # (t_us, gpio) of each PWM output stopped in the middle of a pulse
         self.hw_timers = {}
+        self.uarts = {}  # machine.UART id -> UartState, while configured
         self.wdt_timeout_us = 0
         self.wdt_deadline_us = -1  # -1 until a WDT is started; it cannot be stopped
         self.reset_cause = cause
@@ -299,12 +308,33 @@ class Board:
 
     def power_down(self):
         """Outputs stop (reset or power off): every driven pin is released and the trace flushed."""
+        self.wdt_deadline_us = -1  # the reset stops the watchdog too: it must not fire again on the way
         for gpio, state in self.pins.items():
             if state.pwm is not None or state.mode in (3, 7):
                 state.pwm = None
                 state.mode = -1
                 self.record(gpio, 0, 0, simtrace.OFF, 0)
         self.trace.flush()
+
+    # -- UARTs: bytes from and to what is wired to them (a Bluetooth serial module) ----------------
+
+    def uart_feed(self, uart_id, data):
+        """Bytes arriving on a UART's RX pin; what its receive buffer cannot hold is lost, as on the chip."""
+        state = self.uarts.get(uart_id)
+        if state is None:
+            return  # nobody listens: the bytes go nowhere
+        room = state.rxbuf - len(state.rx)
+        state.rx.extend(data[:room])
+        state.lost += max(0, len(data) - room)
+
+    def uart_sent(self, uart_id):
+        """Everything the firmware wrote to a UART since the last call."""
+        state = self.uarts.get(uart_id)
+        if state is None:
+            return b""
+        out = bytes(state.tx)
+        state.tx = bytearray()
+        return out
 
     # -- watchdog --------------------------------------------------------------------------------
 

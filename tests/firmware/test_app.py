@@ -190,7 +190,7 @@ def test_control_bytes_and_non_ascii_are_bad_args():
 
 def test_an_empty_line_and_an_unknown_verb_are_unknown_verbs():
     a = _app()
-    for line in ("", "\r\n", "   ", "fly", "d", "open", "config get", "calibrate", "demo", "_do_ping",
+    for line in ("", "\r\n", "   ", "fly", "d", "open", "configure", "demo", "_do_ping",
                  "safe_state", "tick"):
         assert _err(a, line) == "unknown_verb", line
     assert _say(a, "fly away").startswith("err unknown_verb 'fly' ")

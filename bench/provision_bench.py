@@ -1,0 +1,40 @@
+"""Provisioning one virtual board against eight at once (deploy and self-test), side by side."""
+
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from host_tools import kit, provision
+from host_tools.virtual_board import VirtualBoard
+
+MANY = 8
+
+
+def _run(count, folder):
+    with ExitStack() as stack:
+        boards = [stack.enter_context(VirtualBoard(flash_dir=folder / f"b{count}-{i}")) for i in range(count)]
+        time.sleep(0.5)
+        start = time.monotonic()
+        results, _ = provision.provision([b.port for b in boards], kit.load("az1-1to8"), reports=folder / "rep",
+                                         live=False, console=_quiet())
+        seconds = time.monotonic() - start
+    assert all(r.passed for r in results), [r.error for r in results]
+    return seconds
+
+
+def _quiet():
+    from rich.console import Console
+
+    return Console(file=open("/dev/null", "w"))
+
+
+def run():
+    with tempfile.TemporaryDirectory() as tmp:
+        one = _run(1, Path(tmp))
+        many = _run(MANY, Path(tmp))
+    return one, many
+
+
+def verdicts(one, many):
+    return [(f"{MANY} boards in {many:.1f} s, {many / one:.2f}x one board's {one:.1f} s (<= 1.5x)", many <= 1.5 * one)]
