@@ -7,6 +7,7 @@ outputs are written, events are queued. The serial task answers one request line
 
 import asyncio
 import binascii
+import gc
 import os
 import sys
 import time
@@ -42,7 +43,7 @@ REPL_WDT_MS = 86_400_000  # nothing feeds it at the REPL: stretched to a day the
 TICK_FAILURES = 10  # ticks failing in a row (200 ms) end the firmware: a crash, counted
 UART_ID = 1  # every chip has UART1; its pins come from the board file
 VERBS = ("ping", "help", "version", "status", "door", "engine", "throttle", "blip", "events", "estop", "config",
-         "calibrate")
+         "calibrate", "heap")
 
 
 class App:
@@ -204,6 +205,13 @@ class App:
     def _do_ping(self, args, now_ms):
         protocol.no_more(args, 0)
         return None
+
+    def _do_heap(self, args, now_ms):
+        """Free and used heap after a collection: a leak shows as free bytes shrinking over time."""
+        protocol.no_more(args, 0)
+        gc.collect()
+        free, used = getattr(gc, "mem_free", None), getattr(gc, "mem_alloc", None)  # MicroPython's
+        return {"free": free() if free else None, "used": used() if used else None}
 
     def _do_help(self, args, now_ms):
         protocol.no_more(args, 0)
