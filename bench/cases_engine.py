@@ -35,33 +35,24 @@ def _engine_idle():
     return tick
 
 
-def _engine_cycle():
-    e = Engine()
-    clock = [0]
+def _cycle(with_voice):
+    def make():
+        e = Engine()
+        v = Voice() if with_voice else None
+        clock = [0]
 
-    def tick():
-        t = clock[0]
-        clock[0] = (t + TICK_MS) % CYCLE_MS
-        _phases(e, t)
-        e.tick(TICK_MS)
+        def tick():
+            t = clock[0]
+            clock[0] = (t + TICK_MS) % CYCLE_MS
+            _phases(e, t)
+            e.tick(TICK_MS)
+            if v is not None:
+                v.update(e, TICK_MS)
+                e.take_events()
 
-    return tick
+        return tick
 
-
-def _engine_voice_cycle():
-    e = Engine()
-    v = Voice()
-    clock = [0]
-
-    def tick():
-        t = clock[0]
-        clock[0] = (t + TICK_MS) % CYCLE_MS
-        _phases(e, t)
-        e.tick(TICK_MS)
-        v.update(e, TICK_MS)
-        e.take_events()
-
-    return tick
+    return make
 
 
 def _with_outputs(throttle):
@@ -88,8 +79,8 @@ def _with_outputs(throttle):
 
 CASES = [
     ("engine tick at idle", 0, _engine_idle),
-    ("engine tick, 12 s cycle", 0, _engine_cycle),
-    ("engine+voice tick, 12 s cycle", 0, _engine_voice_cycle),
+    ("engine tick, 12 s cycle", 0, _cycle(False)),
+    ("engine+voice tick, 12 s cycle", 0, _cycle(True)),
     ("engine+voice+outputs at idle", 0, _with_outputs(0)),
     # the tones follow the bouncing revs: every LEDC frequency change is on this path
     ("engine+voice+outputs on limiter", 0, _with_outputs(100)),
