@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from host_tools import errors, ports
+from host_tools.link import split_reply
 
 STATUS_EVERY_S = 0.5
 HISTORY = Path.home() / ".gullwing_history"
@@ -81,12 +82,12 @@ class Session:
                 self._dispatch(raw.decode("ascii", "replace").strip())
 
     def _dispatch(self, text):
-        if text.startswith("#"):
-            req_id, _, rest = text[1:].partition(" ")
+        answer = split_reply(text)
+        if answer is not None:
             with self._lock:
-                box = self._waiting.get(req_id)
-            if box is not None and (rest == "ok" or rest.startswith(("ok ", "err "))):
-                box.put(rest)
+                box = self._waiting.get(answer[0])
+            if box is not None:
+                box.put(answer[1])
                 return
         if text:
             self.on_event(text)

@@ -63,9 +63,9 @@ class Link:
             heard.append(text)
             if text.startswith("evt "):
                 self.events.append(text)
-            prefix = "#" + req_id + " "
-            if text.startswith(prefix + "ok") or text.startswith(prefix + "err "):  # not the REPL's echo
-                return _reply(text[len(prefix):], self.events[before:])
+            answer = split_reply(text)
+            if answer is not None and answer[0] == req_id:
+                return _reply(answer[1], self.events[before:])
 
     def wait_event(self, name, timeout):
         """The next `evt <name>` line (already seen ones first); None when none comes in time."""
@@ -89,6 +89,17 @@ class Link:
             self._pending += self.serial.read(self.serial.in_waiting or 1)
         raw, _, self._pending = self._pending.partition(b"\n")
         return raw.decode("ascii", "replace").strip()
+
+
+def split_reply(text):
+    """(id, reply) of a reply line such as `#7 ok {...}`; None for anything else (an event, a boot line,
+    the REPL echoing a request it took for Python)."""
+    if not text.startswith("#"):
+        return None
+    req_id, _, rest = text[1:].partition(" ")
+    if rest == "ok" or rest.startswith(("ok ", "err ")):
+        return req_id, rest
+    return None
 
 
 def _reply(text, events):

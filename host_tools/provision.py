@@ -10,14 +10,13 @@ A board that fails does not stop the others. Boards that passed with this kit an
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from host_tools import __version__, deploy, errors, flash, ports
 from host_tools.link import Link
 
 REPORTS_DIR = Path("provision-reports")
-STEPS = ("flash", "deploy", "version", "doors", "motor")
 
 
 @dataclass
@@ -29,7 +28,6 @@ class Result:
     skipped: bool = False
     error: str = ""
     seconds: float = 0.0
-    log: list = field(default_factory=list)
 
 
 def all_ports():

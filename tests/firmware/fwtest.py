@@ -27,11 +27,10 @@ class raises:  # noqa: N801  (used like pytest.raises)
         return True
 
 
-_temp_paths = []
+_temp_paths = []  # made by temp_store_path() and temp_dir(); remove_temp() deletes what they hold
 
 
-def temp_store_path(prefix):
-    """A fresh path for a store.Store under /tmp; remove_temp_stores() deletes its slot files."""
+def _fresh_path(prefix):
     import binascii
     import os
 
@@ -40,7 +39,22 @@ def temp_store_path(prefix):
     return path
 
 
-def remove_temp_stores():
+def temp_store_path(prefix):
+    """A fresh path for a store.Store under /tmp (its slot files are path + ".a" and ".b")."""
+    return _fresh_path(prefix)
+
+
+def temp_dir(prefix):
+    """A fresh, empty folder under /tmp (a state folder for the app)."""
+    import os
+
+    path = _fresh_path(prefix)
+    os.mkdir(path)
+    return path
+
+
+def remove_temp():
+    """Delete every store slot and folder made by this module (from a teardown_function)."""
     import os
 
     while _temp_paths:
@@ -50,3 +64,9 @@ def remove_temp_stores():
                 os.remove(path + suffix)
             except OSError:
                 pass
+        try:
+            for name in os.listdir(path):
+                os.remove(path + "/" + name)
+            os.rmdir(path)
+        except OSError:
+            pass  # not a folder, or gone

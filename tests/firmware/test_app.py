@@ -3,9 +3,7 @@ bad input refused without effect, the doors and the engine judged by the pulses 
 the emergency stop, a broken configuration, a restart, and a control tick that allocates nothing."""
 
 import asyncio
-import binascii
 import json
-import os
 import time
 
 import fwtest
@@ -17,7 +15,6 @@ LEFT, RIGHT, MOTOR, BUZZER = 18, 19, 25, 23  # boards/esp32-devkitc.toml
 PINS = {"door_left": LEFT, "door_right": RIGHT, "motor": MOTOR, "buzzer": BUZZER}
 FRAME = 20
 STEP_NS = 306  # one LEDC duty step at 50 Hz on the ESP32 (305.2 ns), as the trace shows pulses
-_dirs = []
 
 
 def setup_function():
@@ -25,21 +22,11 @@ def setup_function():
 
 
 def teardown_function():
-    while _dirs:
-        path = _dirs.pop()
-        try:
-            for name in os.listdir(path):
-                os.remove(path + "/" + name)
-            os.rmdir(path)
-        except OSError:
-            pass
+    fwtest.remove_temp()
 
 
 def _state_dir():
-    path = "/tmp/gw-test-state-" + binascii.hexlify(os.urandom(6)).decode()
-    os.mkdir(path)
-    _dirs.append(path)
-    return path
+    return fwtest.temp_dir("state")
 
 
 def _app(given=None, state_dir=None):

@@ -2,9 +2,7 @@
 but answers, a minute without one ends it; a task that raises reports a fault and serves on."""
 
 import asyncio
-import binascii
 import json
-import os
 import time
 
 import fwtest
@@ -14,7 +12,6 @@ from machine import UART
 from simboard import board
 
 PINS = {"door_left": 18, "door_right": 19, "motor": 25, "buzzer": 23, "uart_tx": 17, "uart_rx": 16}
-_dirs = []
 
 
 def setup_function():
@@ -22,18 +19,11 @@ def setup_function():
 
 
 def teardown_function():
-    while _dirs:
-        path = _dirs.pop()
-        for name in os.listdir(path):
-            os.remove(path + "/" + name)
-        os.rmdir(path)
+    fwtest.remove_temp()
 
 
 def _state_dir():
-    path = "/tmp/gw-test-crash-" + binascii.hexlify(os.urandom(6)).decode()
-    os.mkdir(path)
-    _dirs.append(path)
-    return path
+    return fwtest.temp_dir("crash")
 
 
 def _boot(state, watchdog=False):

@@ -22,7 +22,7 @@ def setup_function():
 
 
 def teardown_function():
-    fwtest.remove_temp_stores()
+    fwtest.remove_temp()
 
 
 def _store_path():

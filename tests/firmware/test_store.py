@@ -3,7 +3,7 @@ record survives."""
 
 import os
 
-from fwtest import raises, remove_temp_stores, temp_store_path
+from fwtest import raises, remove_temp, temp_store_path
 from gullwing import store
 
 
@@ -22,7 +22,7 @@ def _write(path, data):
 
 
 def teardown_function():
-    remove_temp_stores()
+    remove_temp()
 
 
 def test_nothing_saved_reads_as_none():
