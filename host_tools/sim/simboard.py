@@ -114,6 +114,7 @@ class Board:
         self.uid = uid if uid is not None else b"\x24\x0a\xc4\x00\x00\x01"  # a MAC address
         self.cpu_freq = 160_000_000
         self.irq_state = 1
+        self.jumpers = {}  # gpio -> gpio wired to it (both directions), see jumper()
 
     # -- clock -----------------------------------------------------------------------------------
 
@@ -233,6 +234,23 @@ class Board:
             if kind == EDGE_EVENT and a == gpio and (best < 0 or t < best):
                 best = t
         return best
+
+    # -- jumper wires between two pins of the board ------------------------------------------------
+
+    def jumper(self, a, b):
+        """Wire GPIO `a` to GPIO `b`: what one drives, the other reads (levels, PWM, UART bytes, edges)."""
+        for gpio in (a, b):
+            problem = self.chip.pin_problem(gpio, False)
+            if problem:
+                raise ValueError(problem)
+        if a == b or a in self.jumpers or b in self.jumpers:
+            raise ValueError("GPIO" + str(a) + " and GPIO" + str(b) + ": a pin takes one jumper, to another pin")
+        self.jumpers[a] = b
+        self.jumpers[b] = a
+
+    def peer(self, gpio):
+        """The GPIO jumpered to `gpio`, or -1."""
+        return self.jumpers.get(gpio, -1)
 
     # -- inputs driven from outside --------------------------------------------------------------
 
