@@ -20,14 +20,20 @@ def _clear_state():
         pass  # not there yet: App makes it
 
 
-def _running_app():
-    board.reset("ESP32")
+NEAR_WRAP = (1 << 30) - 3  # counters three steps short of the chip's small-int limit
+
+
+def _running_app(start_us=0, counts=0):
+    board.reset("ESP32", start_us=start_us)
     _clear_state()
     problems = []
     pins = {"door_left": 18, "door_right": 19, "motor": 25, "buzzer": 23}
     cfg = config.merge(config.DEFAULTS, {"pins": pins}, "", problems)
     a = app.App(cfg, time.ticks_ms(), STATE_DIR, problems)
     a.handle("events on", time.ticks_ms())
+    a.engine.limiter_hits = a.engine.blowoffs = counts
+    a.doors.left.arrived = a.doors.right.arrived = counts
+    a._see_arrivals()
 
     def tick():
         a.tick(time.ticks_ms())
@@ -42,9 +48,20 @@ def _running_app():
     a.handle("door both open 60000", time.ticks_ms())  # longer than the ~2200 ticks the bench runs
     for _ in range(5):  # past the right door's stagger: both move
         tick()
-    return tick
+    return tick, a
+
+
+def _near_the_limits():
+    # ticks_ms wraps at 2**30 a few seconds into the run, the engine's counts pass 2**30 on the limiter
+    tick, a = _running_app(start_us=((1 << 30) - 5_000) * 1000, counts=NEAR_WRAP - 60)
+    a.handle("events off", time.ticks_ms())  # on the limiter: nothing said, nothing allocated
+    a.handle("throttle 100", time.ticks_ms())
+    for _ in range(150):
+        tick()
+    return tick, a
 
 
 CASES = [
     ("app: control tick, doors moving, engine running", 0, _running_app),
+    ("app: control tick, ticks and counts past 2**30", 0, _near_the_limits),
 ]

@@ -11,8 +11,11 @@ from simboard import board
 FRAME_MS = 20
 
 
-def _pair():
-    board.reset("ESP32")
+NEAR_WRAP = (1 << 30) - 3  # counters three steps short of the chip's small-int limit
+
+
+def _pair(start_us=0):
+    board.reset("ESP32", start_us=start_us)
     left = Door("left", Servo(18, Calibration()))
     right = Door("right", Servo(19, Calibration(reversed=True)))
     return DoorPair(left, right)
@@ -32,7 +35,23 @@ def _both_moving():
     tick = _ticker(pair)
     for _ in range(5):  # past the right door's stagger: both move
         tick()
-    return tick
+    return tick, pair
+
+
+def _arriving_near_the_limits():
+    # ticks_ms wraps during the run and the arrival counts pass 2**30: short moves back and forth
+    pair = _pair(start_us=((1 << 30) - 30_000) * 1000)
+    pair.left.arrived = pair.right.arrived = NEAR_WRAP
+    state = [0]
+
+    def tick():
+        if not pair.left.moving and not pair.right.moving:
+            state[0] ^= 1
+            pair.to(time.ticks_ms(), 10 * state[0], ms=100)
+        pair.tick(time.ticks_ms())
+        board.advance_ms(FRAME_MS)
+
+    return tick, pair
 
 
 def _both_at_rest():
@@ -41,10 +60,11 @@ def _both_at_rest():
     tick = _ticker(pair)
     for _ in range(150):
         tick()
-    return tick
+    return tick, pair
 
 
 CASES = [
     ("doors: DoorPair.tick, both moving", 0, _both_moving),
     ("doors: DoorPair.tick, both held", 0, _both_at_rest),
+    ("doors: moves and arrivals, ticks and counts past 2**30", -1, _arriving_near_the_limits),
 ]

@@ -32,7 +32,7 @@ def _engine_idle():
     def tick():
         e.tick(TICK_MS)
 
-    return tick
+    return tick, e
 
 
 def _cycle(with_voice):
@@ -55,10 +55,14 @@ def _cycle(with_voice):
     return make
 
 
-def _with_outputs(throttle):
+NEAR_WRAP = (1 << 30) - 3  # counters three steps short of the chip's small-int limit
+
+
+def _with_outputs(throttle, counts=0):
     def make():
         board.reset("ESP32")
         e = Engine()
+        e.limiter_hits = e.blowoffs = counts
         v = Voice()
         outputs = EngineOutputs(MosfetMotor(25), Tone(23), Tone(22, 10))
         e.start()
@@ -72,7 +76,7 @@ def _with_outputs(throttle):
 
         for _ in range(500):
             tick()
-        return tick
+        return tick, (e, v)
 
     return make
 
@@ -84,4 +88,5 @@ CASES = [
     ("engine+voice+outputs at idle", 0, _with_outputs(0)),
     # the tones follow the bouncing revs: every LEDC frequency change is on this path
     ("engine+voice+outputs on limiter", 0, _with_outputs(100)),
+    ("engine+voice+outputs on limiter, hits counted past 2**30", 0, _with_outputs(100, NEAR_WRAP - 60)),
 ]

@@ -39,7 +39,8 @@ def _receiving():
 
     for _ in range(10):
         frame()  # in control from here on
-    return frame
+    rx.throttle_channel.frames = rx.door_toggles = rx.failsafes = (1 << 30) - 3  # counts about to wrap
+    return frame, rx
 
 
 def _edge():

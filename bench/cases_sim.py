@@ -23,7 +23,8 @@ def _list():
 
 def _servo_write():
     board.reset("ESP32")
-    pwm = machine.PWM(machine.Pin(13), freq=50, duty_ns=1_500_000)
+    pwm = machine.PWM(machine.Pin(13), freq=50, duty_u16=0)  # duty_ns needs a running timer first
+    pwm.duty_ns(1_500_000)
     widths = (1_000_000, 2_000_000)
     state = [0]
 

@@ -10,7 +10,8 @@
     [pins]
     door_left = 18                        # role = GPIO
 
-Pins are checked against the same chip tables the simulator enforces, and against the module's PSRAM.
+Pins are checked against the same chip tables the simulator enforces (including the GPIOs stock MicroPython
+has no Pin for), and against the module's PSRAM.
 Every finding is a `Problem` (severity, file, key, message, fix, kind); errors stop the load with a
 `BoardFileError` listing all of them, warnings stay on `Board.problems` for the tools to show. Each
 key gets at most one problem: the first that applies, errors before warnings.
@@ -62,6 +63,7 @@ MODULE_OF_OTHER_CHIP = "module-of-other-chip"
 UNKNOWN_ROLE = "unknown-role"
 NO_SUCH_GPIO = "no-such-gpio"
 FLASH_PIN = "flash-pin"
+NOT_IN_FIRMWARE = "not-in-firmware"  # the chip has it, stock MicroPython has no Pin for it
 PSRAM_PIN = "psram-pin"
 INPUT_ONLY = "input-only"
 NOT_BROKEN_OUT = "not-broken-out"
@@ -138,6 +140,8 @@ class PinRules:
             return NO_SUCH_GPIO, chip.pin_problem(gpio, output)
         if gpio in chip.flash:
             return FLASH_PIN, chip.pin_problem(gpio, output)
+        if gpio in chip.no_pin:
+            return NOT_IN_FIRMWARE, chip.pin_problem(gpio, output)
         if gpio in self.psram:
             return PSRAM_PIN, ("invalid pin: GPIO" + str(gpio) + " is wired to the PSRAM of " + str(self.module)
                                + ": any use crashes the board")
@@ -171,11 +175,12 @@ class PinRules:
                     "where the USB socket is the chip's own, wire only the second UART (uart_tx/uart_rx) here")
         return None
 
-    def free(self, output, taken=()):
-        """GPIOs that can carry a role of this direction with neither an error nor a warning."""
+    def free(self, output, taken=(), care=False):
+        """GPIOs that can carry a role of this direction with neither an error nor a warning (with `care`:
+        those that work but get a warning)."""
         gpios = self.chip.gpios if self.header is None else sorted(self.header)
         return [g for g in gpios if g not in taken and self.error(g, output) is None
-                and self.warning(g, output) is None]
+                and (self.warning(g, output) is None) != care]
 
 
 def board_path(name_or_path=None):
@@ -386,7 +391,10 @@ def _free_pins_hint(rules, output, taken):
     kind = "outputs" if output else "inputs"
     where = rules.chip.name if rules.header is None else "this board"
     if not free:
-        return "every GPIO of " + where + " that needs no care is taken"
+        careful = rules.free(output, taken, care=True)
+        return ("every GPIO of " + where + " that needs no care is taken"
+                + ("; free ones that need care: " + ", ".join(str(g) for g in careful) if careful else "")
+                + "; or leave out an optional role (rc_engine, motor_in1/motor_in2) to free its pin")
     # Strapping, native-USB and UART0 pins work but can stop the board booting or its console: not offered.
     return "free GPIOs for " + kind + " on " + where + ": " + ", ".join(str(g) for g in free)
 

@@ -42,14 +42,26 @@ def cli():
 @click.option("--flash", "flash_dir", type=click.Path(file_okay=False), default=None,
               help="Folder that plays the board's flash; kept across runs. Default: a fresh temporary one.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
-              help="Write every output change to this CSV (t_us,pin,freq_hz,duty_ns,kind,level).")
+              help="Write every output change to this CSV (t_us,pin,freq_hz,duty_ns,kind,level), kept current "
+                   "while the board runs (tail or plot it meanwhile).")
 @click.option("--heap-kb", type=click.IntRange(16, 8192), default=None,
-              help="Limit the MicroPython heap like a small chip (a plain ESP32 has about 110).")
+              help="Heap the firmware gets, in KB of the 32-bit chip. Default: the chip's internal RAM heap "
+                   "(ESP32 112, S2, S3 and C3 128); give PSRAM boards more.")
 @click.option("--baud", type=click.IntRange(300, 3_000_000), default=None,
               help="Pace the wire like a USB-UART bridge at this rate (115200: about 11.5 KB/s).")
 @click.option("--flash-kb", type=click.IntRange(64, 16384), default=2048, show_default=True,
               help="Size of the board's filesystem; writes past it fail as on a full board.")
-def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb):
+@click.option("--jumper", "jumpers", multiple=True, metavar="A:B",
+              help="Wire GPIO A to GPIO B at every boot: what one drives, the other reads. Repeatable.")
+@click.option("--start-ms", type=click.IntRange(0, (1 << 40)), default=0, show_default=True,
+              help="The board's clock at power-up, in ms (2^30 - 5000 sees time.ticks_ms() wrap 5 s in).")
+@click.option("--uart", "uarts", multiple=True, metavar="ID",
+              help="Wire UART ID to a pseudo-terminal of its own, printed as `uartID: /dev/pts/M` after the port "
+                   "line: what is written there arrives on the UART, what the firmware sends comes out. Repeatable.")
+@click.option("--receiver", "receivers", multiple=True, metavar="GPIO[:US]",
+              help="An RC receiver channel on GPIO: a pulse of US microseconds (800-2200, default 1500) every "
+                   "20 ms. Repeatable.")
+def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers):
     """Run a virtual board: MicroPython behind a serial port that every tool can use.
 
     The first line printed is `port: /dev/pts/N`. It boots like an ESP32 (boot.py, then main.py), answers
@@ -59,13 +71,29 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb):
     import signal
 
     from host_tools import boards
-    from host_tools.virtual_board import VirtualBoard
+    from host_tools.virtual_board import VirtualBoard, parse_jumpers, parse_receivers, parse_uarts
 
     board = boards.load(board_name)
+    try:
+        wires = parse_jumpers(board.chip_name, jumpers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--jumper") from None
+    try:
+        uart_ids = parse_uarts(board.chip_name, uarts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--uart") from None
+    try:
+        channels = parse_receivers(board.chip_name, receivers)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--receiver") from None
+    usb_console = bool(board.usb_ids) and board.usb_ids[0].startswith("303a:")  # Espressif's own USB
     vb = VirtualBoard(chip=board.chip_name, flash_dir=flash_dir, trace_path=trace_path, heap_kb=heap_kb,
-                      baud=baud, flash_kb=flash_kb, name=board.name)
+                      baud=baud, flash_kb=flash_kb, name=board.name, jumpers=wires, start_ms=start_ms,
+                      usb_console=usb_console, receivers=channels, uarts=uart_ids)
     port = vb.start()
     click.echo("port: " + port)
+    for uart_id, wired in vb.uart_ports.items():
+        click.echo("uart" + str(uart_id) + ": " + wired.port)
     click.echo("board: " + board.name + " (" + board.chip_name + "), flash: " + str(vb.flash_dir)
                + ("" if not trace_path else ", trace: " + str(vb.trace_path)), err=True)
     sys.stdout.flush()

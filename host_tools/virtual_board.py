@@ -7,6 +7,7 @@ into SIGINT (MicroPython raises KeyboardInterrupt wherever the code is), transla
 the ESP32's console does, and starts the next boot when a process ends with a reset.
 """
 
+import fcntl
 import hashlib
 import os
 import select
@@ -21,6 +22,7 @@ import tty
 from pathlib import Path
 
 from host_tools.sim import PATH as SIM_DIR
+from host_tools.sim import chips, simtrace
 
 # exit statuses of boardos.py
 EXIT_POWER_OFF = 0
@@ -34,9 +36,18 @@ ROM_LINE = {PWRON_RESET: b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOO
             HARD_RESET: b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
             WDT_RESET: b"rst:0x7 (TG0WDT_SYS_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"}
 DEFAULT_FLASH_KB = 2048  # the filesystem partition of a 4 MB ESP32 build of MicroPython
+BOOT = "import boardos"  # the board's OS runs as a module, leaving `__main__` to the board's own code
 READY = b"\x00boardos-ready\n"  # written to stderr once MicroPython's SIGINT handling is in place
 KBD_ON = b"\x00kbd-on\n"  # code runs: Ctrl-C interrupts it
 KBD_OFF = b"\x00kbd-off\n"  # the REPL reads input: Ctrl-C is a byte like any other
+# The heap the firmware gets by default: MICROPY_GC_INITIAL_HEAP_SIZE of the stock build (ports/esp32/
+# mpconfigport.h: 56 KB on the ESP32, 64 KB elsewhere, the stock S2 build enabling SPIRAM), doubled by the one
+# automatic growth (py/gc.c: gc_try_add_heap) each chip's internal RAM is sized for. PSRAM is not counted.
+CHIP_HEAP_KB = {"ESP32": 2 * 56, "ESP32-S2": 2 * 64, "ESP32-S3": 2 * 64, "ESP32-C3": 2 * 64}
+# The REPL's input ring (ports/esp32/mphalport.c: stdin_ringbuf_array[260]); py/ringbuf.h keeps one slot
+# free, so it holds 259 bytes. A UART console drops what arrives when it is full (ports/esp32/uart.c:
+# uart_irq_handler); native USB leaves bytes with the host until there is room.
+STDIN_RING = 260 - 1
 
 
 def _registry():
@@ -66,7 +77,7 @@ def sim_heap_bytes():
     """Heap the simulator's own modules take in the interpreter (the chip has them in C, not on its heap)."""
     if not _SIM_HEAP:
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(SIM_DIR), ".frozen"]), GW_PROBE="1")
-        out = subprocess.run([micropython_binary(), str(SIM_DIR / "boardos.py")], capture_output=True, text=True,
+        out = subprocess.run([micropython_binary(), "-c", BOOT], capture_output=True, text=True,
                              env=env, timeout=30, check=True).stdout
         _SIM_HEAP.append(int(out.split()[-1]))
     return _SIM_HEAP[0]
@@ -81,9 +92,40 @@ def heap_argument(heap_kb):
     return f"heapsize={heap_kb * 1024 * 2 + sim_heap_bytes() + 16 * 1024}"
 
 
+def parse_jumpers(chip_name, specs):
+    """`["4:5", "12:13"]` -> [(4, 5), (12, 13)], each pin one the chip can wire; ValueError says what is wrong."""
+    chip = chips.chip(chip_name)
+    pairs = []
+    used = set()
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(repr(spec) + " is not two GPIO numbers, such as 4:5")
+        pair = (int(parts[0]), int(parts[1]))
+        for gpio in pair:
+            problem = chip.pin_problem(gpio, False)
+            if problem:
+                raise ValueError(spec + ": " + problem)
+            if gpio in used or pair[0] == pair[1]:
+                raise ValueError(spec + ": GPIO" + str(gpio) + " already has a jumper; a pin takes one")
+            used.add(gpio)
+        pairs.append(pair)
+    return pairs
+
+
 def micropython_binary():
     found = Path(sys.executable).with_name("micropython")
     return str(found) if found.exists() else "micropython"
+
+
+def _unread(pipe):
+    """Bytes written into a pipe that its reader has not taken yet."""
+    count = bytearray(4)
+    try:
+        fcntl.ioctl(pipe.fileno(), termios.FIONREAD, count)
+    except (OSError, ValueError):
+        return 0
+    return int.from_bytes(count, sys.byteorder)
 
 
 class Pacer:
@@ -105,7 +147,11 @@ class Pacer:
 
 class VirtualBoard:
     def __init__(self, chip="ESP32", flash_dir=None, trace_path=None, heap_kb=None, baud=None,
-                 flash_kb=DEFAULT_FLASH_KB, name="virtual"):
+                 flash_kb=DEFAULT_FLASH_KB, name="virtual", jumpers=(), start_ms=0, usb_console=False,
+                 receivers=(), uarts=()):
+        """`heap_kb` defaults to the chip's (CHIP_HEAP_KB); `jumpers` are GPIO pairs wired together at every
+        boot; `start_ms` is the board's clock at power-up; `usb_console`: the REPL is on the chip's own USB
+        (no bytes lost when its input is full) rather than a USB-serial bridge on UART0."""
         self.chip = chip
         self._tmp = None
         if flash_dir is None:
@@ -116,7 +162,15 @@ class VirtualBoard:
         self.trace_path = Path(trace_path).resolve() if trace_path else None
         if self.trace_path and self.trace_path.exists():
             self.trace_path.unlink()  # one trace per session, continued across resets
-        self.heap_kb = heap_kb
+        self.heap_kb = heap_kb or CHIP_HEAP_KB.get(chip.upper(), CHIP_HEAP_KB["ESP32"])
+        self.jumpers = list(jumpers)
+        self.receivers = list(receivers)  # (GPIO, pulse us) of each RC receiver channel, see parse_receivers()
+        self.uart_ids = list(uarts)  # UARTs wired to pseudo-terminals (self.uart_ports once started)
+        self.uart_ports = {}
+        self._trace_relay = None
+        self.start_us = start_ms * 1000
+        self.usb_console = usb_console
+        self.stdin_lost = 0  # bytes the REPL's full input ring dropped
         self.baud = baud
         self.flash_kb = flash_kb
         self.name = name
@@ -144,6 +198,9 @@ class VirtualBoard:
         self.port = os.ttyname(self._slave)
         os.set_blocking(self._master, False)
         self.started_at = time.monotonic()
+        if self.trace_path:
+            self._trace_relay = TraceRelay(self.trace_path)
+        self.uart_ports = {uart_id: UartPort(uart_id) for uart_id in self.uart_ids}
         self._spawn(PWRON_RESET, raw=False)
         _registry().mkdir(parents=True, exist_ok=True)
         self._note = _registry() / f"{os.getpid()}-{self.port.rsplit('/', 1)[-1]}.port"
@@ -170,6 +227,9 @@ class VirtualBoard:
                 child.wait()
         for thread in self._threads:
             thread.join(timeout=2)
+        for wired in [self._trace_relay, *self.uart_ports.values()]:
+            if wired is not None:
+                wired.close()  # the board has ended: what it wrote is out, then the pipes close
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)
@@ -191,6 +251,13 @@ class VirtualBoard:
 
     # -- one boot --------------------------------------------------------------------------------
 
+    def _board_fds(self):
+        """The pipe ends every boot inherits: the live trace's, each wired UART's two."""
+        fds = [self._trace_relay.board_fd] if self._trace_relay else []
+        for port in self.uart_ports.values():
+            fds += [port.board_rx, port.board_tx]
+        return fds
+
     def _spawn(self, cause, raw):
         env = dict(os.environ)
         env.update({
@@ -198,22 +265,24 @@ class VirtualBoard:
             "GW_FLASH": str(self.flash_dir),
             "GW_CHIP": self.chip,
             "GW_UID": self.uid,
-            "GW_TRACE": str(self.trace_path or ""),
-            "GW_START_US": str(int((time.monotonic() - self.started_at) * 1_000_000)),
+            "GW_TRACE_FD": str(self._trace_relay.board_fd) if self._trace_relay else "",
+            "GW_RECEIVERS": ",".join(str(gpio) + ":" + str(us) for gpio, us in self.receivers),
+            "GW_UARTS": ",".join(port.spec() for port in self.uart_ports.values()),
+            "GW_START_US": str(self.start_us + int((time.monotonic() - self.started_at) * 1_000_000)),
             "GW_CAUSE": str(cause),
             "GW_RAW": "1" if raw else "0",
             "GW_FLASH_KB": str(self.flash_kb or 0),
+            "GW_JUMPERS": ",".join(str(a) + ":" + str(b) for a, b in self.jumpers),
         })
-        cmd = [micropython_binary()]
-        if self.heap_kb:
-            cmd += ["-X", heap_argument(self.heap_kb)]
-        cmd.append(str(SIM_DIR / "boardos.py"))
+        cmd = [micropython_binary(), "-X", heap_argument(self.heap_kb)]
+        cmd += ["-c", BOOT]
         self._ready.clear()
         self._kbd = True
         if cause != SOFT_RESET:
             self._to_wire(b"\r\n" + ROM_LINE.get(cause, ROM_LINE[PWRON_RESET]))
         child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 env=env, bufsize=0, start_new_session=True)
+                                 env=env, bufsize=0, start_new_session=True,
+                                 pass_fds=self._board_fds())
         self._child = child
         self.boots += 1
         for target in (self._relay_output, self._watch_stderr):
@@ -270,10 +339,7 @@ class VirtualBoard:
             self.wire_bytes += len(head) + len(ctrl_c)
             if head:
                 self._in_pacer.wait(len(head))
-                try:
-                    self._child.stdin.write(head)
-                except (OSError, ValueError):
-                    pass  # the board is resetting: like a UART, bytes sent meanwhile are lost
+                self._into_ring(head)
             if ctrl_c:
                 self._in_pacer.wait(1)
                 self._interrupt()
@@ -289,10 +355,27 @@ class VirtualBoard:
         if self._kbd:
             child.send_signal(signal.SIGINT)  # MicroPython raises KeyboardInterrupt in the running code
         else:
+            self._into_ring(b"\x03", child)  # in its place among the other bytes
+
+    def _into_ring(self, data, child=None):
+        """Bytes into the REPL's input, which holds STDIN_RING bytes the board has not read yet (counted
+        in the pipe, which the board reads byte by byte). On a paced UART console what finds the ring full
+        is lost, as on the chip; otherwise (native USB, or an unpaced wire) the bytes wait for room."""
+        child = child or self._child
+        drops = self.baud and not self.usb_console
+        while data and not self._stop.is_set() and child is self._child:
+            room = STDIN_RING - _unread(child.stdin)
+            if room <= 0 and not drops:
+                time.sleep(0.001)
+                continue
+            taken, data = data[:max(room, 0)], data[max(room, 0):]
+            if drops:
+                self.stdin_lost += len(data)
+                data = b""
             try:
-                child.stdin.write(b"\x03")  # in its place among the other bytes
+                child.stdin.write(taken)
             except (OSError, ValueError):
-                pass
+                return  # the board is resetting: like a UART, bytes sent meanwhile are lost
 
     def _relay_output(self, child):
         """Board -> host: `\\n` becomes `\\r\\n` as on the ESP32 console, paced like the UART."""
@@ -330,3 +413,157 @@ class VirtualBoard:
                 termios.tcflush(self._slave, termios.TCIFLUSH)
                 return
             select.select([], [self._master], [], 0.05)
+
+
+# -- wired from outside: the live trace, UART ports, RC receiver channels -----------------------------
+
+RECEIVER_US = (800, 2200)  # pulse widths a receiver channel sends (and firmware/gullwing/rcin.py accepts)
+
+
+def parse_receivers(chip_name, specs):
+    """`["34", "35:1000"]` -> [(34, 1500), (35, 1000)]: receiver channels, each on a GPIO the chip can read,
+    with its pulse width in us (default 1500, the stick centred); ValueError says what is wrong."""
+    chip = chips.chip(chip_name)
+    channels = []
+    for spec in specs:
+        gpio_text, _, us_text = spec.partition(":")
+        if not gpio_text.strip().isdigit() or (us_text and not us_text.strip().isdigit()):
+            raise ValueError(repr(spec) + " is not GPIO[:US], such as 34 or 34:1500")
+        gpio, width = int(gpio_text), int(us_text or 1500)
+        problem = chip.pin_problem(gpio, False)
+        if problem:
+            raise ValueError(spec + ": " + problem)
+        if any(gpio == taken for taken, _ in channels):
+            raise ValueError(spec + ": GPIO" + str(gpio) + " already has a receiver channel")
+        if not RECEIVER_US[0] <= width <= RECEIVER_US[1]:
+            raise ValueError(spec + ": a receiver's pulse is " + str(RECEIVER_US[0]) + " to " + str(RECEIVER_US[1])
+                             + " us, not " + str(width))
+        channels.append((gpio, width))
+    return channels
+
+
+def parse_uarts(chip_name, specs):
+    """`["1"]` -> [1]: UARTs to wire to pseudo-terminals. UART0 is not offered: it carries an ESP32's REPL
+    (the `port:` line), and chips with a USB console boot-log on it."""
+    count = chips.UARTS.get(chips.chip(chip_name).name, 2)
+    ids = []
+    for spec in specs:
+        if not spec.strip().isdigit() or not 0 < int(spec) < count:
+            others = "UART1" if count == 2 else "UART1 to UART" + str(count - 1)
+            raise ValueError(repr(spec) + " is not a UART to wire: " + chip_name + " has " + others
+                             + " for it (UART0 stays with the console, the port: line)")
+        if int(spec) in ids:
+            raise ValueError("UART" + spec + " is given twice")
+        ids.append(int(spec))
+    return ids
+
+
+def _write_all(fd, data, stop, slave=None):
+    """Write to a non-blocking pty master; after a second nobody reads, drop the rest as a UART would."""
+    deadline = time.monotonic() + 1.0
+    while data and not stop.is_set():
+        try:
+            data = data[os.write(fd, data):]
+            continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        if time.monotonic() > deadline:
+            if slave is not None:
+                termios.tcflush(slave, termios.TCIFLUSH)
+            return
+        select.select([], [fd], [], 0.05)
+
+
+class TraceRelay:
+    """The live trace: the board writes each output change as a binary row into a pipe at once (simtrace's
+    live stream: nothing allocated on its tick, no CSV made inside it); this thread turns the rows into CSV
+    lines in the file and flushes them as they come, so the file stays current while the board runs. One
+    pipe for the session: every boot writes into it, and the file gets one header."""
+
+    def __init__(self, path):
+        self._read_fd, self.board_fd = os.pipe()
+        self._file = open(path, "w")  # noqa: SIM115  (closed by the relay thread when the pipe ends)
+        self._file.write(simtrace.HEADER + "\n")
+        self._file.flush()
+        self._thread = threading.Thread(target=self._relay, daemon=True)
+        self._thread.start()
+
+    def _relay(self):
+        pending = b""
+        while True:
+            try:
+                data = os.read(self._read_fd, 256 * simtrace.ROW_BYTES)
+            except OSError:
+                break
+            if not data:
+                break  # the host's end is closed and every boot has ended
+            pending += data
+            whole = len(pending) - len(pending) % simtrace.ROW_BYTES
+            if whole:
+                self._file.write(simtrace.csv_text(pending[:whole]))
+                self._file.flush()
+                pending = pending[whole:]
+        self._file.close()
+
+    def close(self):
+        os.close(self.board_fd)
+        self._thread.join(timeout=2)
+        os.close(self._read_fd)
+
+
+class UartPort:
+    """A pseudo-terminal wired to the board's UART `uart_id` (a Bluetooth serial module, a USB-UART
+    adapter on its pins): bytes written to it arrive on that UART (board.uart_feed), what the firmware
+    writes to the UART (board.uart_sent) comes out of it. Two pipes carry them to the board, whose
+    simdevices.UartBridge moves them at the UART's baud rate."""
+
+    def __init__(self, uart_id):
+        self.uart_id = uart_id
+        self._stop = threading.Event()
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+        self.board_rx, self._to_board = os.pipe()
+        self._from_board, self.board_tx = os.pipe()
+        os.set_blocking(self.board_rx, False)  # the board's pump takes what is there and never waits
+        os.set_blocking(self._to_board, False)  # a board that stopped reading: the bytes are lost, as on a UART
+        self._threads = [threading.Thread(target=target, daemon=True) for target in (self._inward, self._outward)]
+        for thread in self._threads:
+            thread.start()
+
+    def spec(self):
+        """What boardos reads from GW_UARTS: id, the board's read end, the board's write end."""
+        return str(self.uart_id) + ":" + str(self.board_rx) + ":" + str(self.board_tx)
+
+    def _inward(self):
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self._master], [], [], 0.2)
+            if readable:
+                try:
+                    os.write(self._to_board, os.read(self._master, 256))
+                except OSError:  # BlockingIOError included: 64 KB the board has not taken, dropped
+                    continue
+
+    def _outward(self):
+        while True:
+            try:
+                data = os.read(self._from_board, 256)
+            except OSError:
+                return
+            if not data:
+                return
+            _write_all(self._master, data, self._stop, self._slave)
+
+    def close(self):
+        self._stop.set()
+        os.close(self.board_tx)  # every boot has ended: the outward relay sees the end
+        for thread in self._threads:
+            thread.join(timeout=2)
+        for fd in (self._master, self._slave, self.board_rx, self._to_board, self._from_board):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

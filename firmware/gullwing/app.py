@@ -18,8 +18,8 @@ from gullwing import VERSION, config, protocol
 from gullwing import crashes as crashes_mod
 from gullwing.doors import Door, DoorPair
 from gullwing.engine import EV_BLOWOFF, EV_LIMITER, EV_STATE, STATE_NAMES, Engine
-from gullwing.lines import LineReader
-from gullwing.motor import EngineOutputs, HBridgeMotor, MosfetMotor, Tone
+from gullwing.lines import LineReader, LineWriter
+from gullwing.motor import ODD, EngineOutputs, HBridgeMotor, MosfetMotor, Tone
 from gullwing.protocol import BAD_ARG, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
 from gullwing.rcin import CONTROL as RC_CONTROL
 from gullwing.rcin import EV_DOOR_TOGGLE as RC_DOOR_TOGGLE
@@ -36,12 +36,18 @@ from gullwing.tuning import calibrate_request, config_request
 from gullwing.voice import SHAKER_MIN_HZ, Voice
 
 TICK_MS = 20
+OUTBOX_LINES = 16  # event lines the tick queues between two sends; beyond, dropped and counted
+COUNT_MASK = 0x3FFFFFFF  # counters wrap within the ESP32's small ints
 LIMITER_EVENT_MS = 1000  # the limiter bounces 10-25 times a second: one event a second says it
 MAX_PROBLEMS = 16  # a fault repeating with new words each time must not eat the heap
 WDT_MS = 2000  # the control loop feeds the watchdog every tick; a hang resets the board
 REPL_WDT_MS = 86_400_000  # nothing feeds it at the REPL: stretched to a day there
 TICK_FAILURES = 10  # ticks failing in a row (200 ms) end the firmware: a crash, counted
 UART_ID = 1  # every chip has UART1; its pins come from the board file
+# what a part set up from the configuration may raise: our own checks (KeyError, ValueError, TypeError),
+# ESP-IDF refusing a pin (OSError: check_esp_err) and the esp32 port out of LEDC channels or timers
+# (RuntimeError): each is a problem in `status`, and the board runs on with the parts that work
+REFUSALS = (KeyError, ValueError, TypeError, OSError, RuntimeError)
 VERBS = ("ping", "help", "version", "status", "door", "engine", "throttle", "blip", "events", "estop", "config",
          "calibrate", "heap")
 
@@ -68,7 +74,7 @@ class App:
         if safe_mode is None:
             try:
                 self.doors = _door_pair(cfg["doors"], pins, state_dir)
-            except (KeyError, ValueError, TypeError) as exc:  # no motion with a door set up wrong
+            except REFUSALS as exc:  # no motion with a door set up wrong
                 self.problems.append("doors: " + _reason(exc))
             self.voice, self.outputs = _engine_outputs(cfg, self.engine, pins, self.problems)
         else:  # safe mode: no door, motor, buzzer or receiver pin is touched
@@ -80,44 +86,83 @@ class App:
                 self.rc = Receiver(pins["rc_throttle"], pins.get("rc_door"), pins.get("rc_engine"), **cfg["rc"])
             except (KeyError, ValueError, TypeError) as exc:
                 self.problems.append("rc: " + _reason(exc))
-        self._arrived = self._arrivals()
-        self._limiter_ms = now_ms - LIMITER_EVENT_MS
+        self._see_arrivals()
+        self._up_s = self._up_ms = 0  # uptime, counted by the tick
+        self._part = None  # the part the tick drives: a fault there is that part's
+        self._ticks = self._ticking()
+        next(self._ticks)
+        self.dropped = 0  # event lines dropped because the outbox was full
+        self.writers = []  # the channels' LineWriters (main() sets them): their drops count too
+        self._limiter_ms = time.ticks_add(now_ms, -LIMITER_EVENT_MS)
 
     # -- the control tick --------------------------------------------------------------------------
 
     def tick(self, now_ms):
         """One servo frame. Allocates nothing unless an event is queued. An output the board refuses
-        (a servo on an input-only pin) is a fault: the safe state, reported, and the board answers on."""
+        (a servo on an input-only pin) is a fault: the safe state, reported, and the board answers on;
+        any other exception is raised here, for the control task."""
+        exc = self._ticks.send(now_ms)
+        if exc is not None:
+            raise exc
+
+    def _ticking(self):
+        """The tick as a generator made once. A MicroPython frame over 11 words (locals, value stack,
+        3 words per exception handler: a `try` alone takes 6) is allocated on the heap at every
+        call; a generator's lives on the heap for good, so the `try` a fault needs costs nothing
+        per tick, and the parts below are small functions whose frames stay on the C stack. (A
+        BaseException, Ctrl-C or a reset, ends it: the app ends with it.)"""
+        exc = None
+        while True:
+            now_ms = yield exc
+            exc = None
+            try:
+                self._tick(now_ms)
+            except Exception as error:
+                exc = error
+                try:
+                    if self._part is not None:  # a part that failed is not driven again
+                        self._fault(now_ms, self._part, error)
+                        exc = None
+                except Exception as again:
+                    exc = again
+            self._part = None
+
+    def _tick(self, now_ms):
         dt = time.ticks_diff(now_ms, self._last_ms)
         self._last_ms = now_ms
-        rc = self.rc
-        if rc is not None:
-            rc.poll(time.ticks_us())
-            if rc.events:
-                self._rc_events(now_ms, rc.take_events())
-            if rc.state == RC_CONTROL:
-                self.engine.throttle(rc.throttle_pct)
-        doors = self.doors
-        if doors is not None:
-            try:
-                doors.tick(now_ms)
-            except Exception as exc:
-                self._fault(now_ms, "doors", exc)
-        engine = self.engine
-        engine.tick(dt)
-        outputs = self.outputs
-        if outputs is not None and not self.halted:
-            self.voice.update(engine, dt)
-            try:
-                outputs.write(self.voice)
-            except Exception as exc:
-                self._fault(now_ms, "engine outputs", exc)
-        if engine.events:
-            events = engine.take_events()
-            if self.events_on:  # no payloads built for nobody
-                self._engine_events(now_ms, events)
-        if self.doors is not None and self._arrivals() != self._arrived:
-            self._door_events()
+        self._count_up(dt)
+        if self.rc is not None:
+            self._rc_tick(self.rc, now_ms)
+        if self.doors is not None:
+            self._part = "doors"
+            self.doors.tick(now_ms)
+        self._part = None
+        self.engine.tick(dt)
+        if self.outputs is not None and not self.halted:
+            self.voice.update(self.engine, dt)
+            self._part = "engine outputs"
+            self.outputs.write(self.voice)
+            self._part = None
+        if self.engine.events:
+            self._engine_events(now_ms, self.engine.take_events())
+        if self.doors is not None:
+            self._door_events(self.doors)
+
+    def _count_up(self, dt):
+        # uptime as seconds and ms: one count of ms would pass 2**30 (a big int) after 12 days
+        if dt > 0:
+            ms = self._up_ms + dt
+            if ms >= 1000:
+                self._up_s += ms // 1000
+                ms %= 1000
+            self._up_ms = ms
+
+    def _rc_tick(self, rc, now_ms):
+        rc.poll(time.ticks_us())
+        if rc.events:
+            self._rc_events(now_ms, rc.take_events())
+        if rc.state == RC_CONTROL:
+            self.engine.throttle(rc.throttle_pct)
 
     def _rc_events(self, now_ms, events):
         """What the transmitter asked for, and the failsafe: throttle closed, doors held where they are."""
@@ -151,23 +196,28 @@ class App:
         self.safe_state(now_ms)
         self._event("fault", {"error": reason})
 
-    def _arrivals(self):
+    def _see_arrivals(self):
         doors = self.doors
-        return 0 if doors is None else doors.left.arrived * 65536 + doors.right.arrived
+        self._left_seen = 0 if doors is None else doors.left.arrived
+        self._right_seen = 0 if doors is None else doors.right.arrived
 
-    def _door_events(self):
-        doors = self.doors
-        if doors is None:
-            return
-        before = self._arrived
-        self._arrived = self._arrivals()
-        for door, moved in ((doors.left, before // 65536 != self._arrived // 65536),
-                            (doors.right, before % 65536 != self._arrived % 65536)):
-            if moved:
-                status = door.status()
-                self._event("door", {"side": door.name, "state": status["state"], "angle": status["angle"]})
+    def _door_events(self, doors):
+        # each door's arrival count apart: they wrap, so they are compared, never combined
+        if doors.left.arrived != self._left_seen:
+            self._left_seen = doors.left.arrived
+            self._door_event(doors.left)
+        if doors.right.arrived != self._right_seen:
+            self._right_seen = doors.right.arrived
+            self._door_event(doors.right)
+
+    def _door_event(self, door):
+        if self.events_on:
+            status = door.status()
+            self._event("door", {"side": door.name, "state": status["state"], "angle": status["angle"]})
 
     def _engine_events(self, now_ms, events):
+        if not self.events_on:
+            return  # no payloads built for nobody
         engine = self.engine
         if events & EV_STATE:
             self._event("engine", {"state": STATE_NAMES[engine.state], "rpm": engine.rpm})
@@ -178,8 +228,12 @@ class App:
             self._event("limiter", {"rpm": engine.rpm, "hits": engine.limiter_hits})
 
     def _event(self, name, payload):
-        if self.events_on:
-            self.outbox.append(protocol.event(name, payload))
+        if not self.events_on:
+            return
+        if len(self.outbox) >= OUTBOX_LINES:  # nobody collects them: dropped and counted, not built
+            self.dropped = (self.dropped + 1) & COUNT_MASK
+            return
+        self.outbox.append(protocol.event(name, payload))
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -228,7 +282,7 @@ class App:
     def _do_status(self, args, now_ms):
         protocol.no_more(args, 0)
         engine = self.engine
-        out = {"version": VERSION, "up_ms": time.ticks_diff(now_ms, self.started_ms),
+        out = {"version": VERSION, "up_ms": self._up_s * 1000 + self._up_ms,
                "doors": None if self.doors is None else self.doors.status(),
                "engine": {"state": STATE_NAMES[engine.state], "rpm": engine.rpm, "boost": engine.boost_kpa,
                           "throttle": engine.throttle_pct}}
@@ -237,6 +291,9 @@ class App:
             out["events"] = True
         if self.halted:
             out["halted"] = True
+        dropped = self.dropped + sum(writer.dropped for writer in self.writers)
+        if dropped:
+            out["dropped"] = dropped  # event lines nobody collected in time
         if self.rc is not None:
             out["rc"] = RC_STATES[self.rc.state]
         if self.problems:
@@ -332,6 +389,8 @@ class App:
 
 
 def _reason(exc):
+    if isinstance(exc, OSError) and len(exc.args) > 1:
+        return str(exc.args[1])  # ESP-IDF's (errno, name): the name says it
     return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
@@ -355,31 +414,45 @@ def _door_pair(cfg, pins, state_dir):
 
 
 def _engine_outputs(cfg, engine, pins, problems):
-    """(voice, outputs); outputs is None when the configuration cannot drive them (reported)."""
+    """(voice, outputs): every output the configuration names and the board accepts; outputs is None
+    when there is none. Each refusal is reported under its output's name."""
     try:
         voice = Voice(idle_rpm=engine.idle_rpm, limit_rpm=engine.limit_rpm, **cfg["voice"])
     except (KeyError, ValueError, TypeError) as exc:
         problems.append("voice: " + _reason(exc))
         voice = Voice(idle_rpm=engine.idle_rpm, limit_rpm=engine.limit_rpm)
-    try:
-        if cfg["motor"] == "hbridge":
-            motor = HBridgeMotor(_pin(pins, "motor_in1"), _pin(pins, "motor_in2"))
-        else:
-            motor = MosfetMotor(_pin(pins, "motor"))
-        buzzer = Tone(pins["buzzer"]) if "buzzer" in pins else None
-        shaker = Tone(pins["shaker"], SHAKER_MIN_HZ) if "shaker" in pins else None
-        return voice, EngineOutputs(motor, buzzer, shaker)
-    except (KeyError, ValueError, TypeError) as exc:
-        problems.append("engine outputs: " + _reason(exc))
+    motor = _output(problems, "motor", _motor, cfg, pins)
+    buzzer = _output(problems, "buzzer", Tone, pins["buzzer"]) if "buzzer" in pins else None
+    shaker = _output(problems, "shaker", Tone, pins["shaker"], SHAKER_MIN_HZ, ODD) if "shaker" in pins else None
+    if motor is None and buzzer is None and shaker is None:
         return voice, None
+    return voice, EngineOutputs(motor, buzzer, shaker)
+
+
+def _motor(cfg, pins):
+    if cfg["motor"] == "hbridge":
+        return HBridgeMotor(_pin(pins, "motor_in1"), _pin(pins, "motor_in2"))
+    return MosfetMotor(_pin(pins, "motor"))
+
+
+def _output(problems, name, make, *args):
+    """make(*args), or None when the configuration or the board refuses it (reported as `name`)."""
+    try:
+        return make(*args)
+    except REFUSALS as exc:
+        problems.append(name + ": " + _reason(exc))
+        return None
 
 
 # -- the two tasks ---------------------------------------------------------------------------------
 
 async def control(app, writes, wdt=None):
     """Ticks every 20 ms, feeding the watchdog. A tick that raises is a fault (safe state, reported)
-    and the next tick comes; TICK_FAILURES in a row end the firmware, which counts as a crash."""
+    and the next tick comes; TICK_FAILURES in a row end the firmware, which counts as a crash.
+    Event lines go to every channel in `writes` (callables; a LineWriter queues them, and is
+    pumped here each tick: it writes only what its stream takes without waiting)."""
     failures = 0
+    pumps = [write.pump for write in writes if hasattr(write, "pump")]  # bound once, not per tick
     while True:
         now = time.ticks_ms()
         if wdt is not None:
@@ -397,26 +470,33 @@ async def control(app, writes, wdt=None):
                 for write in writes:  # events go to every channel
                     write(line)
             app.outbox.clear()
+        for pump in pumps:
+            pump()
         spent = time.ticks_diff(time.ticks_ms(), now)
         await asyncio.sleep_ms(TICK_MS - spent if spent < TICK_MS else 0)
 
 
 async def serial(app, reader, write, name="serial"):
     """One reply per request line; an error outside a request (a failed write) is a fault, and the
-    next line is served."""
+    next line is served. With a LineWriter, the reply waits for room (never dropped) and is written
+    out before the next line is read: a host that stops reading stops its requests too."""
     while True:
         line = await reader.readline()
         if not line:
             return  # the console closed (the virtual board powers off)
         try:
             if line.strip():
-                write(app.handle(line, time.ticks_ms()))
+                await _reply(write, app.handle(line, time.ticks_ms()))
         except Exception as exc:
             app.task_fault(time.ticks_ms(), name, exc)
 
 
-def write_line(text):
-    sys.stdout.write(text + "\n")
+async def _reply(write, text):
+    if not hasattr(write, "put"):
+        write(text)
+        return
+    await write.put(text)
+    await write.drain()
 
 
 def open_uart(cfg, problems):
@@ -431,12 +511,7 @@ def open_uart(cfg, problems):
         return None
 
 
-class _UartWriter:
-    def __init__(self, uart):
-        self.uart = uart
-
-    def __call__(self, text):
-        self.uart.write(text + "\n")
+_UartWriter = LineWriter  # a UART's writer, by the name the crash tests use
 
 
 async def _clean_after(crashes):
@@ -445,14 +520,15 @@ async def _clean_after(crashes):
 
 
 async def main(app, wdt=None, uart=None, crashes=None):
-    writes = [write_line]
+    console = LineWriter(sys.stdout)
+    app.writers = [console]
     if uart is not None:
-        writes.append(_UartWriter(uart))
-        asyncio.create_task(serial(app, LineReader(uart), writes[1], "uart"))
-    asyncio.create_task(control(app, writes, wdt))
+        app.writers.append(LineWriter(uart, app.cfg["uart"]["baudrate"] // 10))
+        asyncio.create_task(serial(app, LineReader(uart), app.writers[1], "uart"))
+    asyncio.create_task(control(app, app.writers, wdt))
     if crashes is not None:
         asyncio.create_task(_clean_after(crashes))
-    await serial(app, LineReader(sys.stdin.buffer), write_line)
+    await serial(app, LineReader(sys.stdin.buffer), console)
 
 
 def run(state_dir="/state"):

@@ -3,9 +3,12 @@
 Angles in this API are degrees of door opening: 0 is closed, the calibration's `open_deg` fully open.
 Commands take `now` (time.ticks_ms()) and validate everything before changing anything: a bad value
 raises ValueError naming it, and the doors carry on as they were. `tick(now)`, every servo frame,
-advances the moves and writes the servos without allocating. Arrivals are counted in `arrived`
+advances the moves and writes the servos without allocating. Like motion, it takes only ticks_diff
+from `time` (arithmetic on the port's wrap; the clock is never read here). Arrivals are counted in `arrived`
 (the app compares it with the count it last saw); `state` is one of the constants below.
 """
+
+from time import ticks_diff
 
 from gullwing import easing, motion
 
@@ -19,6 +22,7 @@ VERBS = ("open", "close", "toggle", "stop", "to")
 MIN_MS = 20  # one servo frame
 MAX_MS = motion.MAX_MS
 RELEASE_GAP_MS = 21  # duty 0 latches within one 20 ms frame; +1 for the tick's ms rounding
+COUNT_MASK = 0x3FFFFFFF  # counters wrap within the ESP32's small ints: compare them with !=, never add
 
 # the servo's release after a door settles
 _KEEP = 0  # nothing to do: holding for good, or released
@@ -100,7 +104,7 @@ class Door:
         self.limit = servo.cal.open_cdeg
         self.motion = motion.Motion(0, 0, self.limit)
         self.state = CLOSED
-        self.arrived = 0  # moves finished so far: the app's arrival events
+        self.arrived = 0  # moves finished so far (wrapping at COUNT_MASK): the app's arrival events
         self.known = False  # position known (restored or driven since boot)
         self._heading = -1  # direction of the last move: toggle from "stopped" reverses it
         self._release = _KEEP
@@ -232,7 +236,7 @@ class Door:
     def _settle(self, now):
         pos = self.motion.pos
         self.state = self._rest_state(pos)
-        self.arrived += 1
+        self.arrived = (self.arrived + 1) & COUNT_MASK
         self.known = True
         self._since = now
         self._release = _COUNTDOWN if self._releases(pos) else _KEEP
@@ -241,8 +245,8 @@ class Door:
         return self.hold_ms is not None and (pos == 0 or not self.hold_open)
 
     def _release_step(self, now):
-        wait = self.hold_ms if self._release == _COUNTDOWN else RELEASE_GAP_MS
-        if motion.ticks_diff(now, self._since) < wait:
+        wait = RELEASE_GAP_MS if self._release != _COUNTDOWN or self.hold_ms is None else self.hold_ms
+        if ticks_diff(now, self._since) < wait:
             return
         if self._release == _COUNTDOWN:
             self.servo.quiet()  # the pulse in flight completes; none follows
@@ -282,7 +286,7 @@ class DoorPair:
         self.stagger_ms = _check_range("stagger", stagger_ms, 0, 5000, " ms")
         self.store = store
         self.store_error = None  # the last save's OSError, if it failed
-        self._saved_at = 0  # arrivals counted when the rest pulses were last saved
+        self._saved_left = self._saved_right = 0  # each door's arrivals when the rest pulses were last saved
         if store is not None:
             self._restore(store.load_dict() or {})
 
@@ -344,15 +348,21 @@ class DoorPair:
         left, right = self.left, self.right
         left.tick(now)
         right.tick(now)
-        if left.arrived + right.arrived != self._saved_at and not left.motion.phases and not right.motion.phases:
+        if left.motion.phases or right.motion.phases:
+            return
+        if left.arrived != self._saved_left or right.arrived != self._saved_right:
             self._save()
 
     def _save(self):
-        self._saved_at = self.left.arrived + self.right.arrived
-        if self.store is None:
-            return
+        self._saved_left = self.left.arrived
+        self._saved_right = self.right.arrived
+        if self.store is not None:
+            self._write(self.store)
+
+    def _write(self, store):
+        # apart from _save: a `try` takes 6 words of a frame, and one over 11 comes from the heap
         try:
-            self.store.save_dict({self.left.name: self.left.servo.pulse, self.right.name: self.right.servo.pulse})
+            store.save_dict({self.left.name: self.left.servo.pulse, self.right.name: self.right.servo.pulse})
             self.store_error = None
         except OSError as exc:  # a full or failing flash must not stop the doors
             self.store_error = exc

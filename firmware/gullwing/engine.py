@@ -59,6 +59,7 @@ IDLE_KI = 4  # idle-air flow per rpm of error per second
 IDLE_WINDOW_RPM = 300  # the integrator works only this close to the target
 IDLE_FLOW_MAX = 1500  # the idle-air valve's full opening
 IDLE_I_MAX = IDLE_FLOW_MAX * 1000  # the integrator counts flow / 1000
+COUNT_MASK = 0x3FFFFFFF  # event counters wrap within the ESP32's small ints (compare them with !=)
 
 
 def _table(points, scale_num, scale_den):
@@ -192,50 +193,60 @@ class Engine:
         """Friction plus pumping against the vacuum behind a part-closed throttle (1/256 N·m)."""
         return _lerp(self._friction, rpm) + (self._pumping_q8 * (256 - load_q8) >> 8)
 
+    # One STEP_MS step, in parts: a MicroPython frame over 11 words (locals + value stack) comes
+    # from the heap on every call, so each part keeps few locals.
     def _step(self, dt):
         rpm = self._rpm_q8 >> 8
-        state = self.state
-        pedal = self.throttle_pct
+        pedal = self._pedal(dt)
+        self.firing = 1 if self.state == RUNNING else 0  # until the limiter cuts the fuel
+        self.load = self._charge(rpm, pedal, dt)
+        if self.turbo.step(rpm if self.firing else 0, pedal, dt):
+            self.blowoffs = (self.blowoffs + 1) & COUNT_MASK
+            self.events |= EV_BLOWOFF
+        self._limiter(rpm, dt)
+        self._spin(rpm, dt)
+        self._advance_state(self.state, self._rpm_q8 >> 8, dt)
+
+    def _pedal(self, dt):
+        # the throttle the engine sees: wide open during a blip
         if self._blip_ms > 0:
             self._blip_ms -= dt
-            pedal = 100
-        fuel = 0
-        flow = 0
-        if state == RUNNING:
-            fuel = 1
-            flow = self._idle_air(rpm, pedal, dt)
+            return 100
+        return self.throttle_pct
+
+    def _charge(self, rpm, pedal, dt):
+        # air charge (q8): the throttle's and the idle-air valve's flow against what the crank pulls
+        flow = self._idle_air(rpm, pedal, dt) if self.firing else 0
         if pedal >= WIDE_OPEN_PCT:
-            load = 256
-        else:
-            flow += self._flow[pedal]
-            load = (flow << 8) // (flow + rpm) if flow else 0
-        if self.turbo.step(rpm if fuel else 0, pedal, dt):
-            self.blowoffs += 1
-            self.events |= EV_BLOWOFF
+            return 256
+        flow += self._flow[pedal]
+        return (flow << 8) // (flow + rpm) if flow else 0
+
+    def _limiter(self, rpm, dt):
+        # the rev limiter: no fuel for cut_ms whenever the crank reaches limit_rpm
         if self._cut_left_ms > 0:
             self._cut_left_ms -= dt
-            fuel = 0
-        elif fuel and rpm >= self.limit_rpm:
+            self.firing = 0
+        elif self.firing and rpm >= self.limit_rpm:
             self._cut_left_ms = self.cut_ms - dt
-            self.limiter_hits += 1
+            self.limiter_hits = (self.limiter_hits + 1) & COUNT_MASK
             self.events |= EV_LIMITER
-            fuel = 0
-        net = -self.loss_q8(rpm, load)
-        if fuel:
-            net += self.gross_q8(rpm, load, self.turbo.boost_pa)
-        if state == CRANKING and rpm < STARTER_FREE_RPM:
+            self.firing = 0
+
+    def _spin(self, rpm, dt):
+        # crank speed follows net torque over inertia
+        net = -self.loss_q8(rpm, self.load)
+        if self.firing:
+            net += self.gross_q8(rpm, self.load, self.turbo.boost_pa)
+        if self.state == CRANKING and rpm < STARTER_FREE_RPM:
             net += STARTER_STALL_Q8 * (STARTER_FREE_RPM - rpm) // STARTER_FREE_RPM
         rpm_q8 = self._rpm_q8 + net * self._accel * dt // 1000
-        if rpm_q8 < 0:
-            rpm_q8 = 0  # friction stops the crank; it never turns it backwards
-        self._rpm_q8 = rpm_q8
-        self.load = load
-        self.firing = fuel
-        self._advance_state(state, rpm_q8 >> 8, dt)
+        self._rpm_q8 = rpm_q8 if rpm_q8 > 0 else 0  # friction stops the crank; it never turns it backwards
 
     def _advance_state(self, state, rpm, dt):
         if state == CRANKING:
-            self._crank_ms += dt
+            if self._crank_ms < CRANK_MS:  # a crank that never catches counts no further
+                self._crank_ms += dt
             if self._crank_ms >= CRANK_MS and rpm >= CATCH_MIN_RPM:
                 self._flare_ms = FLARE_MS
                 self._idle_i = 0

@@ -14,7 +14,13 @@ curvature left: it makes the segment start at the door's current speed, so a new
 Every product in `position()` stays below 2**30 (MicroPython's small-int limit on the ESP32), so the
 control tick allocates nothing: travel <= 180 deg, durations <= MAX_MS, blends <= MAX_BLEND_MS and
 speeds clamped to MAX_SPEED.
+
+Times are time.ticks_ms() values, compared with time.ticks_diff and advanced with time.ticks_add:
+pure arithmetic on the port's own wrap (2**30 on the ESP32, wider elsewhere), which is the only
+thing this module takes from `time`; it never reads the clock.
 """
+
+from time import ticks_add, ticks_diff
 
 from gullwing import easing
 
@@ -24,24 +30,17 @@ MAX_MS = 60_000  # longest segment: MAX_MS * ONE < 2**30
 MAX_BLEND_MS = 1_000
 MIN_BLEND_MS = 200  # ten servo frames: even a small change of speed is eased in
 MAX_SPEED = 100_000  # cdeg/s: beyond any hobby servo (600 deg/s at most)
-TICKS_PERIOD = 1 << 30  # time.ticks_ms() wraps here on the ESP32
-_TICKS_HALF = TICKS_PERIOD >> 1
 _LINEAR = easing.lookup("linear")
 _STOP_CURVE = easing.lookup("cubic_out")
 
 
-def ticks_diff(end, start):
-    """time.ticks_diff() for ticks_ms values; stays within small ints (no allocation)."""
-    d = end - start
-    if d >= _TICKS_HALF:
-        return d - TICKS_PERIOD
-    if d < -_TICKS_HALF:
-        return d + TICKS_PERIOD
-    return d
-
-
-def ticks_add(ticks, delta):
-    return (ticks + delta) & (TICKS_PERIOD - 1)
+def _blend(u):
+    """h(u) = u (1 - u)^3 in fixed point (0 <= u <= ONE), at most 27/256 ONE. A function of its own
+    keeps the tick's frames small: a MicroPython frame over 11 words is allocated on the heap."""
+    rest = ONE - u
+    h = (u * rest) >> SHIFT
+    h = (h * rest) >> SHIFT
+    return (h * rest) >> SHIFT
 
 
 def _clamp(x, lo, hi):
@@ -96,9 +95,7 @@ class Segment:
         # one sum, one rounding: |span*E + drift*s| <= 18000 x 1.1 ONE, |amp x h| <= 100000 x 27/256 ONE
         q = self.span * easing.value(self.table, self.mode, s) + self.drift * s
         if t < self.blend:
-            u = t * ONE // self.blend
-            rest = ONE - u
-            q += self.amp * ((((((u * rest) >> SHIFT) * rest) >> SHIFT) * rest) >> SHIFT)
+            q += self.amp * _blend(t * ONE // self.blend)
         return self.p0 + ((q + (ONE >> 1)) >> SHIFT)
 
     def speed(self, t):

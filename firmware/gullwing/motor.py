@@ -1,14 +1,33 @@
 """Thin adapters from the voice to the pins: motor (MOSFET or H-bridge), buzzer, shaker.
 
 Each PWM is constructed with its frequency and duty in one call (a channel made without a duty
-starts at 50 %) and written only when a value changed. LEDC timers are scarce (4 on ESP32-S3/C3,
-one already runs the doors' 50 Hz): every motor output runs at MOTOR_FREQ_HZ and so shares one
-timer; the buzzer and the shaker change frequency with rpm, so each needs a timer of its own.
+starts at 50 %) and written only when a value changed.
+
+LEDC timers are scarce (4 on the ESP32-S2/S3/C3) and never freed by a frequency change: on the esp32
+port (machine_pwm.c: select_timer) a PWM whose new frequency another timer already runs moves onto
+that timer and leaves its own configured; only deinit() frees one. A tone that once met another
+output's frequency would leak a timer, and the next change would find none. So the outputs keep to
+one plan (docs/engine.md): the doors share a 50 Hz timer, every motor output a MOTOR_FREQ_HZ one,
+and the two tones each keep a timer of their own by never asking for a frequency anything else runs:
+the buzzer sounds only even frequencies, the shaker only odd ones, and both step over 50 Hz and
+MOTOR_FREQ_HZ (`lane_hz`).
 """
 
-from machine import PWM, Pin
+from machine import Pin
+
+from gullwing.servo import FREQ_HZ as SERVO_FREQ_HZ
+from gullwing.servo import open_pwm
 
 MOTOR_FREQ_HZ = 20_000  # above hearing, within what DRV8833 (250 kHz) and TB6612 (100 kHz) switch
+EVEN, ODD = 0, 1  # a tone's lane: the buzzer's frequencies and the shaker's never meet
+
+
+def lane_hz(hz, lane):
+    """`hz` moved by at most 2 Hz onto its lane, never onto the doors' or the motor's frequency."""
+    hz = (hz & ~1) | lane
+    if hz == SERVO_FREQ_HZ or hz == MOTOR_FREQ_HZ:  # both even: only the even lane can meet them
+        hz += 2
+    return hz if hz > 0 else 2
 
 
 class PwmOutput:
@@ -16,7 +35,7 @@ class PwmOutput:
 
     def __init__(self, pin, freq):
         self._gpio = pin
-        self._pwm = PWM(Pin(pin), freq=freq, duty_u16=0)
+        self._pwm = open_pwm(Pin(pin), freq, 0, "PWM on GPIO" + str(pin))
         self.duty = 0
 
     def write(self, duty):
@@ -60,11 +79,14 @@ class HBridgeMotor(PwmOutput):
 
 class Tone:
     """A square wave of changing frequency on one pin: a piezo buzzer or small speaker through a
-    transistor, or a shaker (a vibration coil). Holds its last frequency while silent."""
+    transistor, or a shaker (a vibration coil). Holds its last frequency while silent. `lane`: EVEN
+    or ODD frequencies only (EngineOutputs sets it: the buzzer even, the shaker odd); `hz` is the
+    frequency on the pin."""
 
-    def __init__(self, pin, hz=1000):
-        self._out = PwmOutput(pin, hz)
-        self.hz = hz
+    def __init__(self, pin, hz=1000, lane=EVEN):
+        self.lane = lane
+        self.hz = lane_hz(hz, lane)
+        self._out = PwmOutput(pin, self.hz)
 
     @property
     def duty(self):
@@ -72,8 +94,10 @@ class Tone:
 
     def write(self, hz, duty):
         if duty and hz != self.hz:
-            self.hz = hz
-            self._out._pwm.freq(hz)
+            hz = lane_hz(hz, self.lane)
+            if hz != self.hz:
+                self.hz = hz
+                self._out._pwm.freq(hz)
         self._out.write(duty)
 
     def release(self):
@@ -81,15 +105,21 @@ class Tone:
 
 
 class EngineOutputs:
-    """The motor and the optional buzzer and shaker, written from a voice.Voice each tick."""
+    """The motor and the optional buzzer and shaker, written from a voice.Voice each tick. Any of them
+    may be None (not fitted, or refused by the board): the others work on."""
 
     def __init__(self, motor, buzzer=None, shaker=None):
         self.motor = motor
         self.buzzer = buzzer
         self.shaker = shaker
+        if buzzer is not None:
+            buzzer.lane = EVEN
+        if shaker is not None:
+            shaker.lane = ODD
 
     def write(self, voice):
-        self.motor.write(voice.motor_duty)
+        if self.motor is not None:
+            self.motor.write(voice.motor_duty)
         if self.buzzer is not None:
             self.buzzer.write(voice.buzzer_hz, voice.buzzer_duty)
         if self.shaker is not None:
@@ -97,7 +127,8 @@ class EngineOutputs:
 
     def silence(self):
         """Motor stopped, buzzer and shaker quiet (the safe state)."""
-        self.motor.write(0)
+        if self.motor is not None:
+            self.motor.write(0)
         if self.buzzer is not None:
             self.buzzer.write(self.buzzer.hz, 0)
         if self.shaker is not None:

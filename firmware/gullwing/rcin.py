@@ -254,7 +254,7 @@ class Receiver:
         self.state = FAILSAFE
         self.failsafe = True
         self.throttle_pct = 0
-        self.failsafes += 1
+        self.failsafes = (self.failsafes + 1) & _COUNT_MASK
         self.events |= EV_FAILSAFE
 
     def _resume(self):
@@ -271,7 +271,7 @@ class Receiver:
         control = self.state == CONTROL
         door = self._door
         if door is not None and door.update(now_us) >= 0 and control:
-            self.door_toggles += 1
+            self.door_toggles = (self.door_toggles + 1) & _COUNT_MASK
             self.events |= EV_DOOR_TOGGLE
         engine = self._engine
         if engine is not None:

@@ -1,8 +1,10 @@
 """Servo adapter: door angle (cdeg) -> pulse width -> machine.PWM, within the door's calibration.
 
 Thin on purpose: the door decides where and when; this maps and writes. Three rules from the ESP32:
-- PWM is made as `PWM(pin, freq=50, duty_ns=...)` in one call: made without a duty, a channel starts
-  at 50 % (a 10 ms pulse) and the servo lurches to its end stop;
+- the first pulse is the position held, in the constructor call: a channel made without a duty starts
+  at 50 % (a 10 ms pulse) and the servo lurches to its end stop. The esp32 port refuses `duty_ns` for
+  a PWM not yet running ("PWM is inactive"), so the constructor gets the same pulse as `duty_u16`,
+  rounded as the port rounds `duty_ns`; every later write is `duty_ns`;
 - a written duty takes effect at the next 20 ms period, so releasing sets the duty to 0 first and
   de-initialises only a frame later (`quiet()`, then `detach()`): no pulse is ever cut short, which
   a servo would answer with a twitch;
@@ -17,6 +19,28 @@ _DUTY_UNITS = 65536  # duty_ns() goes through a 16-bit duty on every ESP32 chip
 MIN_TRAVEL_US = 50  # calibrated ends closer than this are a mistake, not a door
 _COARSEST = 8  # 13-bit timers (S2, S3, C3) keep every 8th of those 16-bit steps
 _PER_S = _DUTY_UNITS * FREQ_HZ  # duty units per second of pulse
+_NS_PER_512 = 156_250  # 512 duty units at 50 Hz, in ns: ns x 512 / 156_250 is ns x 65536 x 50 / 1e9
+
+
+def duty_u16_of(ns):
+    """The 16-bit duty the esp32 port makes of `duty_ns(ns)` at 50 Hz (machine_pwm.c: ns_to_duty rounds
+    to nearest, and at least 1 for a pulse), as `duty_u16` takes it (65535 stands for 65536).
+    Integer-only and small: whole and remainder apart, no product reaches 2**30."""
+    whole = ns // _NS_PER_512
+    units = whole * 512 + ((ns - whole * _NS_PER_512) * 512 + _NS_PER_512 // 2) // _NS_PER_512
+    if ns > 0 and units == 0:
+        return 1
+    return units if units < _DUTY_UNITS else _DUTY_UNITS - 1
+
+
+def open_pwm(pin, freq, duty_u16, what):
+    """`PWM(pin, freq=freq, duty_u16=duty_u16)`, the output's first period at that duty. ESP-IDF's
+    refusal (an OSError from check_esp_err, e.g. ledc_channel_config on an input-only pin) names no
+    pin: it is raised again with `what` named."""
+    try:
+        return PWM(pin, freq=freq, duty_u16=duty_u16)
+    except OSError as exc:
+        raise OSError(what + ": " + str(exc.args[-1] if exc.args else exc)) from None
 
 
 def _ceil_div(a, b):
@@ -112,6 +136,7 @@ class Servo:
 
     def __init__(self, pin, calibration):
         self.cal = calibration
+        self._name = str(pin) if isinstance(pin, Pin) else "GPIO" + str(pin)
         self._pin = pin if isinstance(pin, Pin) else Pin(pin)
         self._pwm = None
         self.pulse = calibration.pulse_ns(0)  # until known otherwise, the door is taken as closed
@@ -125,7 +150,7 @@ class Servo:
         """Start the output at the last pulse; one-call construction, so the first pulse is it."""
         pwm = self._pwm
         if pwm is None:
-            pwm = self._pwm = PWM(self._pin, freq=FREQ_HZ, duty_ns=self.pulse)
+            pwm = self._pwm = open_pwm(self._pin, FREQ_HZ, duty_u16_of(self.pulse), "servo on " + self._name)
         elif not self.driving:
             pwm.duty_ns(self.pulse)
         self.driving = True

@@ -44,11 +44,13 @@ class Turbo:
 
     def step(self, rpm, throttle, dt_ms):
         """Advance by dt_ms at this rpm and throttle (0-100); returns 1 when the blow-off valve fires."""
-        boost = self.boost_pa
         target = self.target_pa(rpm, throttle)
-        tau = TAU_UP_MS if target > boost else TAU_DOWN_MS
-        boost += (target - boost) * dt_ms // tau
-        self.boost_pa = boost
+        tau = TAU_UP_MS if target > self.boost_pa else TAU_DOWN_MS
+        self.boost_pa += (target - self.boost_pa) * dt_ms // tau
+        return self._blowoff(throttle, dt_ms)
+
+    def _blowoff(self, throttle, dt_ms):
+        # apart from step(): a MicroPython frame over 11 words (locals + stack) comes from the heap
         now_q8 = throttle << 8
         peak = self._peak_q8 - LIFT_DECAY_Q8_PER_MS * dt_ms
         if peak < now_q8:
@@ -56,7 +58,7 @@ class Turbo:
         if self._since_bov_ms < BOV_GAP_MS:
             self._since_bov_ms += dt_ms
         fired = 0
-        if peak - now_q8 >= BOV_LIFT_Q8 and boost >= BOV_MIN_PA and self._since_bov_ms >= BOV_GAP_MS:
+        if peak - now_q8 >= BOV_LIFT_Q8 and self.boost_pa >= BOV_MIN_PA and self._since_bov_ms >= BOV_GAP_MS:
             fired = 1
             self._since_bov_ms = 0
             peak = now_q8

@@ -7,10 +7,14 @@ interpreter with an exit status telling the host how to start the next one, so e
 interpreter, as on the chip. Ctrl-C arrives as SIGINT (the host turns the 0x03 byte into one), which
 MicroPython raises as KeyboardInterrupt wherever the code is.
 
-Settings come from the environment: GW_FLASH (folder), GW_CHIP, GW_UID (hex), GW_TRACE (CSV path),
+Settings come from the environment: GW_FLASH (folder), GW_CHIP, GW_UID (hex), GW_TRACE_FD (a pipe for
+the trace's binary rows), GW_RECEIVERS and GW_UARTS (devices wired from outside, see simdevices.py),
 GW_START_US (clock at boot), GW_CAUSE (reset cause), GW_RAW (1: boot into the raw REPL, after a soft reset
-requested from the raw REPL), GW_FLASH_KB (filesystem size), GW_PROBE (print the simulator's own heap
-use and stop).
+requested from the raw REPL), GW_FLASH_KB (filesystem size), GW_JUMPERS (jumper wires, `4:5,12:13`),
+GW_PROBE (print the simulator's own heap use and stop).
+
+The board tells who it is as the stock ESP32 build does: `sys.platform`, `sys.implementation` and
+`os.uname()` name the chip, not the host.
 """
 
 import os
@@ -23,6 +27,7 @@ import time  # noqa: F401
 
 import machine  # noqa: F401
 import simboard
+import simdevices
 import simfs
 import simtrace
 
@@ -36,9 +41,14 @@ READY = "\x00boardos-ready\n"  # tells the host that Ctrl-C (SIGINT) is now safe
 KBD_ON = "\x00kbd-on\n"
 KBD_OFF = "\x00kbd-off\n"
 
-CHIP_TITLE = {"ESP32": "Generic ESP32 module with ESP32", "ESP32-S2": "ESP32S2 module with ESP32S2",
-              "ESP32-S3": "Generic ESP32S3 module with ESP32S3", "ESP32-C3": "ESP32C3 module with ESP32C3"}
-BANNER = "MicroPython v1.29.0 on 2026-08-29; "
+# The stock build of each chip (ports/esp32/boards/ESP32_GENERIC*/mpconfigboard.h): MICROPY_HW_BOARD_NAME,
+# MICROPY_HW_MCU_NAME and the build name (py/mkrules.cmake: MICROPY_BOARD_BUILD_NAME).
+STOCK_BUILD = {"ESP32": ("Generic ESP32 module", "ESP32", "ESP32_GENERIC"),
+               "ESP32-S2": ("Generic ESP32S2 module", "ESP32-S2", "ESP32_GENERIC_S2"),
+               "ESP32-S3": ("Generic ESP32S3 module", "ESP32-S3", "ESP32_GENERIC_S3"),
+               "ESP32-C3": ("ESP32C3 module", "ESP32-C3", "ESP32_GENERIC_C3")}
+RELEASE = "1.29.0"
+BUILD = "v" + RELEASE + " on 2026-08-29"  # MICROPY_GIT_TAG " on " MICROPY_BUILD_DATE
 RAW_PROMPT = "raw REPL; CTRL-B to exit\r\n"
 PASTE_WINDOW = 128
 FRIENDLY = 0
@@ -75,25 +85,76 @@ def read_byte():
     return b[0]
 
 
+def machine_name(chip):
+    """MICROPY_BANNER_MACHINE: what the banner, sys.implementation._machine and os.uname().machine say."""
+    board_name, mcu, _ = STOCK_BUILD.get(chip, (chip + " module", chip, chip))
+    return board_name + " with " + mcu
+
+
+class _BoardSys:
+    """`sys` as the ESP32 port has it (py/modsys.c). The interpreter's sys is a built-in that takes no new
+    attributes, but an import finds sys.modules before the built-ins, so this stands in for it there:
+    the chip's platform, implementation and maxsize, everything else (and every assignment, such as
+    sys.path) the interpreter's own."""
+
+    platform = "esp32"  # MICROPY_PY_SYS_PLATFORM of ports/esp32/mpconfigport.h
+    maxsize = (1 << 31) - 1  # a 32-bit chip
+
+    def __init__(self, real, chip):
+        # py/modsys.c: mp_sys_implementation_obj; the version of a release has '' where this interpreter's
+        # has 'preview'. _mpy stays the interpreter's: it tells what .mpy files this board really loads.
+        from collections import namedtuple
+
+        fields = namedtuple("implementation", ("name", "version", "_machine", "_mpy", "_build", "_thread"))
+        build = STOCK_BUILD.get(chip, (0, 0, chip))[2]
+        version = real.implementation.version
+        object.__setattr__(self, "implementation", fields(
+            "micropython", (version[0], version[1], version[2], ""), machine_name(chip), real.implementation._mpy,
+            build, "GIL"))
+        object.__setattr__(self, "_real", real)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._real, name, value)
+
+
+def _uname_of(chip):
+    """os.uname() of the ESP32 port (extmod/modos.c: mp_os_uname)."""
+    from collections import namedtuple
+
+    fields = namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))
+    result = fields("esp32", "esp32", RELEASE, BUILD, machine_name(chip))
+    return lambda: result
+
+
+def take_identity(chip):
+    """From here on, code importing sys or os sees the chip."""
+    simfs.uname = _uname_of(chip)  # simfs is the board's os
+    sys.modules["sys"] = _BoardSys(sys, chip)
+
+
+def parse_jumpers(spec):
+    """`4:5,12:13` -> [(4, 5), (12, 13)] (the host checked them against the chip)."""
+    return [tuple(int(gpio) for gpio in pair.split(":")) for pair in spec.split(",") if pair]
+
+
 def boot():
     env = os.getenv
     chip = env("GW_CHIP") or "ESP32"
     uid = env("GW_UID")
-    trace_path = env("GW_TRACE")
-    sink = None
-    if trace_path:
-        fresh = True
-        try:
-            fresh = os.stat(trace_path)[6] == 0
-        except OSError:
-            pass
-        sink = open(trace_path, "a")
-    trace = simtrace.Trace(capacity=64, sink=sink, header=fresh if sink else True)
+    trace_fd = env("GW_TRACE_FD")  # the host turns the binary rows into the CSV file as they come
+    trace = simtrace.Trace(capacity=64, live=open(int(trace_fd), "wb") if trace_fd else None, keep_all=False)
     simboard.board.reset(chip, start_us=int(env("GW_START_US") or "0"), trace=trace,
                          uid=bytes(int(uid[i:i + 2], 16) for i in range(0, 12, 2)) if uid else None,
                          cause=int(env("GW_CAUSE") or str(simboard.PWRON_RESET)))
+    for a, b in parse_jumpers(env("GW_JUMPERS") or ""):
+        simboard.board.jumper(a, b)  # wired before anything runs, as on the bench
     simboard.board.use_real_time()
+    simdevices.attach(env("GW_RECEIVERS"), env("GW_UARTS"))
     simfs.install(env("GW_FLASH"), int(env("GW_FLASH_KB") or "0"))
+    take_identity(chip)
     return chip
 
 
@@ -134,7 +195,7 @@ def execute(source, namespace, mode="exec", filename="<stdin>"):
 
 
 def banner(chip):
-    out(BANNER + CHIP_TITLE.get(chip, chip) + '\r\nType "help()" for more information.\r\n')
+    out("MicroPython " + BUILD + "; " + machine_name(chip) + '\r\nType "help()" for more information.\r\n')
 
 
 def friendly_repl(namespace):
@@ -302,6 +363,19 @@ def serve(chip, namespace, repl):
         repl = nxt
 
 
+def main_namespace():
+    """The globals of `__main__`, where boot.py, main.py and the REPL run on the chip, so that code asking
+    for its own module (`unittest.main()` finds its tests in `__main__`) finds it. This file is imported
+    by the one-line `__main__` (BOOT), whose name is cleared."""
+    import __main__
+
+    namespace = __main__.__dict__
+    for name in list(namespace):
+        if name != "__name__":
+            del namespace[name]
+    return namespace
+
+
 def main():
     if os.getenv("GW_PROBE"):  # the host asks what the simulator itself takes from the heap
         import gc
@@ -312,7 +386,7 @@ def main():
     status = EXIT_POWER_OFF
     try:
         chip = boot()
-        namespace = {"__name__": "__main__"}
+        namespace = main_namespace()
         repl = RAW if os.getenv("GW_RAW") == "1" else FRIENDLY
         try:
             try:

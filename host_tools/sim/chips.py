@@ -3,7 +3,7 @@
 Runs under CPython and the MicroPython unix port. The host tools use the same tables to validate
 board files, so a pin the simulator refuses is a pin the board check refuses.
 
-LEDC arithmetic follows MicroPython's ports/esp32/machine_pwm.c (1.24 and later) over ESP-IDF 5:
+LEDC arithmetic follows MicroPython's ports/esp32/machine_pwm.c (1.29) over ESP-IDF 5.5 (ledc.c):
 the timer resolution is the highest the source clock allows for the frequency, capped at 16 bits and
 kept one bit below the timer width (a hardware erratum), and duty values are quantised to that grid.
 """
@@ -22,11 +22,14 @@ def _span(first, last):
 
 
 class Chip:
-    def __init__(self, name, gpios, flash, input_only, strapping, usb, console, ledc_modes, ledc_channels,
-                 ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs):
+    def __init__(self, name, gpios, flash, no_pin, input_only, strapping, usb, console, ledc_modes,
+                 ledc_channels, ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs):
         self.name = name
         self.gpios = gpios  # every GPIO number the chip has
         self.flash = flash  # wired to the SPI flash inside the module: any use crashes the board
+        # {GPIO: why}: GPIOs the chip has but stock MicroPython for it has no Pin for (machine_pin.h leaves
+        # them out of the pin table), so Pin(n), PWM(n) and UART(tx=n) raise ValueError("invalid pin")
+        self.no_pin = no_pin
         self.input_only = input_only  # no output driver, no pull resistors
         # sampled at reset: usable, but wiring can stop the board booting; {GPIO: what its level does}
         self.strapping = strapping
@@ -49,16 +52,28 @@ class Chip:
             return "invalid pin: " + self.name + " has no GPIO" + str(gpio)
         if gpio in self.flash:
             return "invalid pin: GPIO" + str(gpio) + " is wired to the SPI flash on " + self.name
+        if gpio in self.no_pin:
+            return ("invalid pin: MicroPython for " + self.name + " has no Pin(" + str(gpio) + "): "
+                    + self.no_pin[gpio])
         if output and gpio in self.input_only:
             return "pin can only be input: GPIO" + str(gpio) + " on " + self.name + " has no output driver"
         return None
 
 
 CHIPS = {}
+# UARTs per chip (SOC_UART_NUM of ESP-IDF's soc_caps.h; ports/esp32/machine_uart.c accepts ids below it)
+UARTS = {"ESP32": 3, "ESP32-S2": 2, "ESP32-S3": 3, "ESP32-C3": 2}
 
 _BOOT_BUTTON = "pulled low at reset it starts the download mode (it is the BOOT button)"
 _FLASH_VOLTAGE = "pulled high at reset it selects 1.8 V flash and a 3.3 V module does not boot"
 _DOWNLOAD_LOW = "pulled high at reset it stops the download mode that flashing needs"
+# The stock builds (micropython.org's ESP32_GENERIC, _S2, _S3, _C3) and ports/esp32/machine_pin.h:
+# S2 and S3 builds enable PSRAM (boards/sdkconfig.spiram_quad: CONFIG_SPIRAM), which drops GPIO26;
+# the C3 build's console is the USB-Serial/JTAG port (MICROPY_HW_ESP_USB_SERIAL_JTAG), which drops 18/19.
+# The S2/S3 table's USB exception tests CONFIG_USB_CDC_ENABLED, which ESP-IDF 5 never sets: GPIO19/20
+# stay usable there, and using them ends the native USB console (the board check warns).
+_PSRAM_CS = "its stock build runs PSRAM (CONFIG_SPIRAM), whose chip select is GPIO26"
+_USB_JTAG_CONSOLE = "its console is the USB-Serial/JTAG port, whose D-/D+ are GPIO18/19"
 
 
 def _add(chip):
@@ -69,6 +84,7 @@ _add(Chip(
     "ESP32",
     gpios=_span(0, 19) + (21, 22, 23, 25, 26, 27) + _span(32, 39),
     flash=_span(6, 11),
+    no_pin={},  # the SPIRAM build also drops 16/17: the board check knows them as WROVER PSRAM pins
     input_only=_span(34, 39),
     strapping={0: _BOOT_BUTTON, 2: _DOWNLOAD_LOW,
                5: "it sets the SDIO timing at reset", 12: _FLASH_VOLTAGE,
@@ -81,7 +97,8 @@ _add(Chip(
 _add(Chip(
     "ESP32-S2",
     gpios=_span(0, 21) + _span(26, 46),
-    flash=_span(26, 32),
+    flash=_span(27, 32),
+    no_pin={26: _PSRAM_CS},
     input_only=(46,),
     strapping={0: _BOOT_BUTTON, 45: _FLASH_VOLTAGE, 46: _DOWNLOAD_LOW},
     usb=(19, 20),
@@ -92,7 +109,8 @@ _add(Chip(
 _add(Chip(
     "ESP32-S3",
     gpios=_span(0, 21) + _span(26, 48),
-    flash=_span(26, 32),
+    flash=_span(27, 32),
+    no_pin={26: _PSRAM_CS},  # the SPIRAM_OCT build also drops 33-37: the board check knows them as PSRAM
     input_only=(),
     strapping={0: _BOOT_BUTTON, 3: "it selects the JTAG source at reset when an eFuse asks it to",
                45: _FLASH_VOLTAGE, 46: _DOWNLOAD_LOW},
@@ -104,7 +122,8 @@ _add(Chip(
 _add(Chip(
     "ESP32-C3",
     gpios=_span(0, 21),
-    flash=_span(12, 17),
+    flash=_span(12, 17),  # upstream has Pin(12)/Pin(13), the flash's WP/HD: refused like every flash pin
+    no_pin={18: _USB_JTAG_CONSOLE, 19: _USB_JTAG_CONSOLE},
     input_only=(),
     strapping={2: "it must be high at reset and has no pull-up of its own",
                8: "pulled low at reset it stops the download mode that flashing needs",
@@ -163,36 +182,61 @@ def modules():
     return _MODULES
 
 
+# ESP-IDF error codes, and the OSError ports/esp32/mphalport.c: check_esp_err_() makes of one:
+# OSError(-code, name), ESP_FAIL (-1) giving errno 1.
+ESP_FAIL = -1
+ESP_ERR_INVALID_ARG = 0x102
+
+
+def esp_error(code):
+    return OSError(-code, "ESP_FAIL" if code == ESP_FAIL else "ESP_ERR_INVALID_ARG")
+
+
+def ledc_source_hz(chip, freq):
+    """The clock ports/esp32/machine_pwm.c: set_freq() picks: REF_TICK (1 MHz) below 10 Hz on the chips
+    that have it, else APB (80 MHz)."""
+    return REF_TICK_HZ if chip.ref_tick and freq < REF_TICK_BELOW_HZ else APB_CLK_HZ
+
+
+def duty_resolution(chip, src, freq):
+    """machine_pwm.c: find_suitable_duty_resolution(): ESP-IDF's ledc_find_suitable_duty_resolution()
+    (0 when no divider fits), capped at 16 bits, one bit below the timer width (a hardware erratum)."""
+    bits = _suitable_bits(src, freq, chip.ledc_timer_bits)
+    if bits > 16:
+        bits = 16
+    if bits >= chip.ledc_timer_bits:
+        bits -= 1
+    return bits
+
+
 class LedcTimer:
-    """One configured LEDC timer: clock source, duty resolution and the fixed-point divider."""
+    """One LEDC timer as configured: clock source, duty resolution, the fixed-point divider, and the
+    frequency MicroPython asked of it (machine_pwm.c keeps that in timers[].freq)."""
 
-    def __init__(self, chip, freq):
-        self.configure(chip, freq)
+    def __init__(self):
+        self.requested_hz = -1
+        self.src_hz = 0
+        self.bits = 0
+        self.divider = 0
 
-    def configure(self, chip, freq):
-        """Set up for `freq`; raises, changing nothing, when the chip cannot make it. Allocates nothing,
-        so that firmware changing a tone every tick is measured, not the simulator."""
-        if freq <= 0 or freq > MAX_PWM_FREQ_HZ:
-            raise ValueError("frequency must be from 1Hz to " + str(MAX_PWM_FREQ_HZ // 1_000_000) + "MHz")
-        src = REF_TICK_HZ if chip.ref_tick and freq < REF_TICK_BELOW_HZ else APB_CLK_HZ
-        if freq > src // 2:
-            raise ValueError("frequency must be from 1Hz to " + str(src // 2_000_000) + "MHz")
-        bits = _suitable_bits(src, freq, chip.ledc_timer_bits)
-        if bits > 16:
-            bits = 16  # MicroPython's duty interface is 16 bits
-        if bits >= chip.ledc_timer_bits:
-            bits -= 1  # 100 % duty is unreachable at the full timer width
+    def configure(self, src, bits, freq):
+        """ESP-IDF ledc_timer_config() / ledc_set_freq() (ledc.c: ledc_set_timer_div()): raises the
+        error check_esp_err() makes, changing nothing, when the divider does not fit. Allocates
+        nothing unless it raises, so that a tone changing every tick is measured, not the simulator."""
+        if bits <= 0:
+            raise esp_error(ESP_ERR_INVALID_ARG)  # ledc_timer_config(): duty_resolution 0
         div = _divider(src, freq, bits)
-        if bits <= 0 or div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
-            raise OSError("ESP_ERR_INVALID_ARG: " + chip.name + " LEDC cannot make " + str(freq) + " Hz")
+        if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
+            raise esp_error(ESP_FAIL)  # ledc_set_timer_div(): "can not be achieved"
         self.requested_hz = freq
         self.src_hz = src
         self.bits = bits
         self.divider = div
 
     def actual_hz(self):
-        """What ledc_get_freq() reports: the frequency the divider really produces, truncated."""
-        return (self.src_hz << DIV_FRAC_BITS) // self.divider // (1 << self.bits)
+        """ESP-IDF 5.5 ledc_get_freq(): what the divider really produces, rounded."""
+        precision_div = self.divider << self.bits
+        return ((self.src_hz << DIV_FRAC_BITS) + precision_div // 2) // precision_div
 
     def period_ns(self):
         return (self.divider << self.bits) * 1_000_000_000 // (self.src_hz << DIV_FRAC_BITS)
@@ -202,6 +246,7 @@ class LedcTimer:
         return duty16 >> (16 - self.bits)
 
     def read_duty16(self, raw):
+        """machine_pwm.c: get_duty_u16(): the duty register scaled to 16 bits, 65536 read as 65535."""
         duty = raw << (16 - self.bits)
         return MAX_16_DUTY - 1 if duty == MAX_16_DUTY else duty
 
@@ -224,16 +269,20 @@ def _ilog2(n):
 
 
 def _divider(src, freq, bits):
+    # ESP-IDF ledc.c: ledc_calculate_divisor(), rounded, 8 fractional bits
     precision = freq << bits
     return ((src << DIV_FRAC_BITS) + precision // 2) // precision
 
 
 def _suitable_bits(src, freq, width):
-    # ESP-IDF ledc_find_suitable_duty_resolution(): the highest resolution whose divider is >= 1.
+    # ESP-IDF ledc_find_suitable_duty_resolution(): the highest resolution whose divider fits, else 0.
     bits = min(_ilog2((src + freq // 2) // freq), width)
     div = _divider(src, freq, bits)
     if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
         bits = min(_ilog2(src // freq), width)
+        div = _divider(src, freq, bits)
+        if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
+            bits = 0
     return bits
 
 

@@ -92,25 +92,31 @@ class WDT:
 
 
 def time_pulse_us(pin, pulse_level, timeout_us=1_000_000):
-    """Width of the next pulse at `pulse_level`: -2 if it does not start, -1 if it does not end, in time."""
+    """extmod/machine_pulse.c: machine_time_pulse_us(). Waits for `pulse_level` (at once if the pin is
+    already there), then for its end: the width in us; -2 if the pulse does not start within
+    `timeout_us`, -1 if it does not end within `timeout_us` of its start. The pin is sampled at the
+    exact times its level can change (a PWM's edges, queued events), whatever the clock: on real time the
+    width comes from the waveform, and the call returns once the board's clock has passed its end."""
     gpio = gpio_of(pin)
-    if not _wait_for_level(gpio, pulse_level, timeout_us):
-        return -2
-    start = board.now_us
-    if not _wait_for_level(gpio, 1 - pulse_level, timeout_us):
-        return -1
-    return board.now_us - start
-
-
-def _wait_for_level(gpio, level, timeout_us):
-    deadline = board.now() + timeout_us
-    while board.level(gpio) != level:
-        edge = board.next_edge_us(gpio)
-        if edge < 0 or edge > deadline:
-            board.wait_until(deadline)
-            return False
-        board.wait_until(edge)
-    return True
+    level = 1 if pulse_level else 0
+    changes = 2
+    t = board.now()
+    start = t
+    while True:
+        if board.level_at(gpio, t) == level:
+            level = 1 - level
+            changes -= 1
+            if changes == 0:
+                return t - start
+            start = t
+        else:
+            nxt = board.next_change_us(gpio, t)
+            limit = start + timeout_us
+            if nxt < 0 or nxt > limit:
+                board.wait_edge(limit)
+                return -changes
+            board.wait_edge(nxt)
+            t = nxt
 
 
 def reset():

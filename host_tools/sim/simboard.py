@@ -5,6 +5,10 @@
 (firing timers, watchdog and input edges at their exact times), `board.drive(pin, 1)` sets an input,
 and `board.trace` holds every output change. The virtual board runs the same code on real time
 (`board.use_real_time()`): the clock follows the host and due events fire whenever time is read.
+
+`board.jumper(4, 5)` wires two pins: a pin that drives nothing reads what its peer drives (GPIO, open
+drain, a PWM waveform, a level a peripheral declares with `board.set_driven()`). Pin.irq handlers and
+micropython.schedule() share one 8-deep scheduler queue, as on the chip: an edge finding it full is lost.
 """
 
 import heapq
@@ -28,6 +32,11 @@ SOFT_RESET = 5
 EDGE_EVENT = 0
 TIMER_EVENT = 1
 CALL_EVENT = 2
+WAVE_EVENT = 3  # the next edge of a PWM waveform on a pin whose Pin.irq listens (see _notice)
+PENDING_EVENT = 4  # run the scheduler queue from the main flow
+
+# MICROPY_SCHEDULER_DEPTH of ports/esp32/mpconfigport.h: pin handlers and micropython.schedule() share it
+SCHEDULER_DEPTH = 8
 
 
 def ticks_diff(end, start):
@@ -60,6 +69,20 @@ def _host_clock():
     return (lambda: time.monotonic_ns() // 1000), (lambda us: time.sleep(us / 1_000_000)), None
 
 
+def _asyncio_on(clock):
+    """Put asyncio's Python core on the interpreter's own ticks, leaving `time` to the board.
+
+    asyncio's C core (extmod/modasyncio.c: ticks) stamps a task queued without a key with the
+    interpreter's mp_hal_ticks_ms(), which the simulator cannot move; asyncio/core.py compares those stamps
+    with the `time.ticks_ms` it imported. Both must be one clock, or tasks sleep for ever. Sleeps still
+    last their real time, so the firmware's tasks run on time whatever the board's ticks read."""
+    from asyncio import core
+
+    core.ticks = clock.ticks_ms
+    core.ticks_diff = clock.ticks_diff
+    core.ticks_add = clock.ticks_add
+
+
 class PinState:
     def __init__(self, gpio):
         self.gpio = gpio
@@ -70,22 +93,17 @@ class PinState:
         self.irq_handler = None
         self.irq_trigger = 0
         self.irq_pin = None
-        self.pwm = None  # the machine.PWM routed to this pin, if any
-
-
-class UartState:
-    def __init__(self, rxbuf):
-        self.rxbuf = rxbuf
-        self.rx = bytearray()  # received, not yet read
-        self.tx = bytearray()  # written, not yet collected by uart_sent()
-        self.lost = 0  # bytes dropped because the receive buffer was full
+        self.irq_seen = 0  # the level the pin's interrupt last saw (edges are changes of it)
+        self.wave_gen = 0  # bumped to cancel a queued WAVE_EVENT
+        self.ledc = -1  # the LEDC channel the GPIO matrix routes to this pin, -1 for none
+        self.ledc_invert = 0  # 1: the GPIO matrix inverts that channel's signal
+        self.held = -1  # level another peripheral drives the pin at (a UART's TX), -1 for none
 
 
 class Board:
     def __init__(self):
         self._host_us = None
         self._host_sleep_us = None
-        self._host_ticks = None  # the interpreter's own ticks functions, on real time under MicroPython
         self.reset()
 
     def reset(self, chip="ESP32", start_us=0, uid=None, trace=None, cause=PWRON_RESET):
@@ -105,9 +123,24 @@ class Board:
         self.chan_timer = [-1] * n_ch  # timer index of each channel
         self.timers = [None] * n_tm  # chips.LedcTimer of each LEDC timer, None when free
         self.timer_start_us = [0] * n_tm  # when each timer's counter last restarted (pulse phase)
+        # the LEDC channels themselves (ESP-IDF ledc.c over the hardware), indexed like chan_pin:
+        self.ledc_timer = [-1] * n_ch  # the timer the channel counts on (ledc_bind_channel_timer)
+        self.ledc_raw = [0] * n_ch  # duty register as last written
+        self.ledc_prev_raw = [0] * n_ch  # what the output runs on until the write latches ...
+        self.ledc_latch_us = [0] * n_ch  # ... at the start of the timer's next period
+        self.ledc_idle = [-1] * n_ch  # level of a channel ledc_stop() stopped, -1 while it runs
         self.cut_pulses = []  # (t_us, gpio) of each PWM output stopped in the middle of a pulse
+        # py/scheduler.c: one ring of SCHEDULER_DEPTH (function, argument); full means dropped
+        self._sched_func = [None] * SCHEDULER_DEPTH
+        self._sched_arg = [None] * SCHEDULER_DEPTH
+        self._sched_idx = 0
+        self._sched_len = 0
+        self._sched_running = False
+        self._sched_wake = False  # a PENDING_EVENT is queued
+        self._fired = 0  # events dispatched so far
+        self.sched_dropped = 0  # pin interrupts lost to a full queue
         self.hw_timers = {}
-        self.uarts = {}  # machine.UART id -> UartState, while configured
+        self.uarts = {}  # machine.UART id -> simuart.UartState, once constructed
         self.wdt_timeout_us = 0
         self.wdt_deadline_us = -1  # -1 until a WDT is started; it cannot be stopped
         self.reset_cause = cause
@@ -115,47 +148,48 @@ class Board:
         self.cpu_freq = 160_000_000
         self.irq_state = 1
         self.jumpers = {}  # gpio -> gpio wired to it (both directions), see jumper()
+        self.service = None  # devices wired from outside (simdevices), run by now() on real time ...
+        self.service_at = 0  # ... once this time has come
 
     # -- clock -----------------------------------------------------------------------------------
 
     def use_real_time(self):
         """Follow the host's monotonic clock from now on (the virtual board)."""
         if self._host_us is None:
-            self._host_us, self._host_sleep_us, self._host_ticks = _host_clock()
+            self._host_us, self._host_sleep_us, interpreter_time = _host_clock()
+            if interpreter_time is not None:
+                _asyncio_on(interpreter_time)
         self._real_src = self._host_us
         self._real_base = self.now_us - self._host_us()
 
     def now(self):
         """Microseconds since power-up (not wrapped). On real time, fires events that fell due."""
         if self._real_src is not None:
+            if self._dispatching:
+                return self.now_us  # inside a due event: the clock stands at its time (see _run_due)
             now = self.now_us = self._real_base + self._real_src()
             if (self._events and self._events[0][0] <= now) or 0 <= self.wdt_deadline_us <= now:
                 self._run_due(now)
+            if self.service is not None and now >= self.service_at:
+                self.service(now)
         return self.now_us
 
-    # On real time under MicroPython the ticks are the interpreter's own: asyncio's C core stamps its
-    # tasks with those, and a second clock beside it would leave tasks asleep for ever. The board's
-    # clock still advances (and fires timers and the watchdog) whenever they are read.
+    # The ticks always come from the board's clock, wrapped at 2^30 as on the chip (extmod/modtime.c:
+    # time_ticks_ms masks with MICROPY_PY_TIME_TICKS_PERIOD, 2^30 with the esp32 port's 31-bit small ints).
 
     def ticks_us(self):
-        now = self.now()
-        return self._host_ticks.ticks_us() if self._host_ticks and self._real_src else now & TICKS_MAX
+        return self.now() & TICKS_MAX
 
     def ticks_ms(self):
-        now = self.now()
-        return self._host_ticks.ticks_ms() if self._host_ticks and self._real_src else (now // 1000) & TICKS_MAX
+        return (self.now() // 1000) & TICKS_MAX
 
     def ticks_cpu(self):
         return (self.now() * (self.cpu_freq // 1_000_000)) & TICKS_MAX
 
     def ticks_diff(self, end, start):
-        if self._host_ticks and self._real_src:
-            return self._host_ticks.ticks_diff(end, start)
         return ticks_diff(end, start)
 
     def ticks_add(self, ticks, delta):
-        if self._host_ticks and self._real_src:
-            return self._host_ticks.ticks_add(ticks, delta)
         return ticks_add(ticks, delta)
 
     def sleep_us(self, us):
@@ -182,6 +216,11 @@ class Board:
             if t_us > self.now_us:
                 self.now_us = t_us
             return
+        if self._dispatching:  # a handler sleeping: the event's clock moves on with it
+            if t_us > self.now_us:
+                self._host_sleep_us(t_us - self.now_us)
+                self.now_us = t_us
+            return
         while self.now() < t_us:
             nxt = self._events[0][0] if self._events else t_us
             gap = min(nxt, t_us) - self.now_us
@@ -199,6 +238,8 @@ class Board:
             return
         self._dispatching = True
         try:
+            if self._sched_len:
+                self._run_scheduled()  # what the main flow scheduled runs once it waits
             events = self._events
             while True:
                 nxt = events[0][0] if events else t_us + 1
@@ -210,11 +251,19 @@ class Board:
                 if nxt > t_us:
                     break
                 t, _, kind, a, b = heapq.heappop(events)
-                if t > self.now_us:
+                # On real time events fire when the time is next read, late: while one is handled the
+                # clock stands at its own time, so a handler reads the time of its edge (on the chip a
+                # scheduled Pin handler runs within microseconds of it), as on virtual time.
+                if t > self.now_us or self._real_src is not None:
                     self.now_us = t
+                self._fired += 1
                 self._dispatch(kind, a, b)
+                if self._sched_len:
+                    self._run_scheduled()  # what the event scheduled runs right after it
         finally:
             self._dispatching = False
+            if self._real_src is not None and t_us > self.now_us:
+                self.now_us = t_us
 
     def _dispatch(self, kind, a, b):
         if kind == EDGE_EVENT:
@@ -223,17 +272,54 @@ class Board:
             a.fire(b)
         elif kind == CALL_EVENT:
             a[0](a[1])
+        elif kind == WAVE_EVENT:
+            if self.pin(a).wave_gen == b:
+                self._notice(a)
+        elif kind == PENDING_EVENT:
+            self._sched_wake = False
+
+    # -- the scheduler (py/scheduler.c) -------------------------------------------------------------
+
+    def sched(self, func, arg):
+        """mp_sched_schedule(): queue `func(arg)` to run from the main flow; False (and nothing queued)
+        when the queue already holds SCHEDULER_DEPTH calls. Handlers queued by an event run right after
+        it; those queued by the main flow run when it next waits (sleep, advance)."""
+        if self._sched_len >= SCHEDULER_DEPTH:
+            return False
+        slot = (self._sched_idx + self._sched_len) % SCHEDULER_DEPTH
+        self._sched_func[slot] = func
+        self._sched_arg[slot] = arg
+        self._sched_len += 1
+        if self._real_src is not None and not self._dispatching and not self._sched_wake:
+            self._sched_wake = True  # on real time, the next reading of the clock runs it
+            self.at(self.now_us, PENDING_EVENT, None)
+        return True
 
     def schedule(self, func, arg):
-        """micropython.schedule(): run soon, from the main flow rather than inside the caller."""
-        self.at(self.now_us, CALL_EVENT, (func, arg))
+        """micropython.schedule() (py/modmicropython.c): raises when the queue is full."""
+        if not self.sched(func, arg):
+            raise RuntimeError("schedule queue full")
 
-    def next_edge_us(self, gpio):
-        best = -1
-        for t, _, kind, a, _ in self._events:
-            if kind == EDGE_EVENT and a == gpio and (best < 0 or t < best):
-                best = t
-        return best
+    def _run_scheduled(self):
+        # py/scheduler.c: mp_sched_run_pending(): locked while a call runs (no nesting); the calls queued
+        # by then run, one after another; an exception is printed, as mp_call_function_1_protected() does.
+        if self._sched_running:
+            return
+        self._sched_running = True
+        try:
+            for _ in range(self._sched_len):
+                idx = self._sched_idx
+                func = self._sched_func[idx]
+                arg = self._sched_arg[idx]
+                self._sched_func[idx] = self._sched_arg[idx] = None
+                self._sched_idx = (idx + 1) % SCHEDULER_DEPTH
+                self._sched_len -= 1
+                try:
+                    func(arg)
+                except Exception as exc:  # noqa: BLE001 (the scheduler reports and carries on)
+                    _print_exception(exc)
+        finally:
+            self._sched_running = False
 
     # -- jumper wires between two pins of the board ------------------------------------------------
 
@@ -251,6 +337,13 @@ class Board:
     def peer(self, gpio):
         """The GPIO jumpered to `gpio`, or -1."""
         return self.jumpers.get(gpio, -1)
+
+    def set_driven(self, gpio, level):
+        """A peripheral other than the GPIO block and the LEDC drives `gpio` at `level` (a UART's TX
+        idles high); -1 when it lets go. The pin and whatever is jumpered to it read that level."""
+        state = self.pin(gpio)
+        state.held = level
+        self.wire_changed(gpio)
 
     # -- inputs driven from outside --------------------------------------------------------------
 
@@ -280,42 +373,192 @@ class Board:
         return t
 
     def set_input(self, gpio, level):
-        state = self.pin(gpio)
-        before = self.level(gpio)
+        """Drive `gpio` from outside now (-1 lets it float): its Pin.irq and its peer's see the edge."""
+        state = self.pin(gpio)  # (chained, `self.pin(gpio).ext_level = ...` allocates under MicroPython)
         state.ext_level = level
-        after = self.level(gpio)
-        if before != after and state.irq_handler is not None:
-            edge = 1 if after else 2  # machine.Pin.IRQ_RISING / IRQ_FALLING
-            if state.irq_trigger & edge:
-                state.irq_handler(state.irq_pin)
+        self.wire_changed(gpio)
+
+    # -- levels on the wires -----------------------------------------------------------------------
+
+    def driven(self, gpio, t_us):
+        """The level `gpio` itself drives at `t_us`, or -1 when it drives nothing."""
+        state = self.pins.get(gpio)
+        if state is None:
+            return -1
+        if state.ledc >= 0:
+            return self.ledc_level(state.ledc, t_us) ^ state.ledc_invert
+        if state.held >= 0:
+            return state.held
+        if state.mode == 3:  # Pin.OUT
+            return state.out_level
+        if state.mode == 7 and state.out_level == 0:  # Pin.OPEN_DRAIN pulls low, else lets go
+            return 0
+        return -1
+
+    def level_at(self, gpio, t_us):
+        """The level on the wire of `gpio` at `t_us`, what Pin.value() reads: what the pin drives, else
+        what its jumpered peer drives, else a level driven from outside, else a pull-up on either (an
+        ESP32 pin reads its own output: Pin.OUT is GPIO_MODE_INPUT_OUTPUT in ports/esp32/machine_pin.c)."""
+        level = self.driven(gpio, t_us)
+        if level >= 0:
+            return level
+        peer = self.jumpers.get(gpio, -1)
+        if peer >= 0:
+            level = self.driven(peer, t_us)
+            if level >= 0:
+                return level
+        state = self.pin(gpio)
+        level = state.ext_level
+        pull = state.pull
+        if peer >= 0:
+            other = self.pin(peer)
+            if level < 0:
+                level = other.ext_level
+            if other.pull == 2:
+                pull = 2
+        if level >= 0:
+            return level
+        return 1 if pull == 2 else 0  # PULL_UP, else pulled down or floating (reads 0)
 
     def level(self, gpio):
-        """The level on the wire: what Pin.value() reads."""
+        return self.level_at(gpio, self.now_us)
+
+    def next_change_us(self, gpio, t_us):
+        """The first time after `t_us` at which the level of `gpio` may change, or -1 for never: the
+        next edge of a PWM waveform on its wire, or the next queued event (which may change anything)."""
+        ch = self.ledc_source(gpio)
+        best = self.ledc_next_change_us(ch, t_us) if ch >= 0 else -1
+        if self._events:
+            event = self._events[0][0]
+            if event > t_us and (best < 0 or event < best):
+                best = event
+        return best
+
+    def wait_edge(self, t_us):
+        """wait_until(t_us) for time_pulse_us(), which samples a pin in a tight loop on the chip. On real
+        time it ends at `t_us` exactly: it spins the last stretch, and time the host overshot by (its
+        sleep granularity, a preemption) is taken off the board's clock unless an event fired in it,
+        so a measurement made right after starts where the chip's would."""
+        if self._real_src is None or self._dispatching:
+            self.wait_until(t_us)
+            return
+        fired = self._fired
+        while self.now() < t_us:
+            if t_us - self.now_us > 300:
+                self._host_sleep_us(t_us - 200 - self.now_us)
+        if self._fired == fired and self.now_us > t_us:
+            self._real_base -= self.now_us - t_us
+            self.now_us = t_us
+
+    # -- edges seen by Pin.irq ---------------------------------------------------------------------
+
+    def wire_changed(self, gpio):
+        """What `gpio` drives or reads changed: the Pin.irq on it and on its peer see an edge."""
+        self._notice(gpio)
+        peer = self.jumpers.get(gpio, -1)
+        if peer >= 0:
+            self._notice(peer)
+
+    def _notice(self, gpio):
+        # ports/esp32/machine_pin.c: machine_pin_isr_handler() hands the handler to mp_sched_schedule()
+        # on each edge the trigger selects; a full queue drops it.
+        state = self.pins.get(gpio)
+        if state is None:
+            return
+        state.wave_gen += 1  # cancels a WAVE_EVENT already queued
+        if state.irq_handler is None:
+            return
+        level = self.level_at(gpio, self.now_us)
+        if level != state.irq_seen:
+            state.irq_seen = level
+            if state.irq_trigger & (1 if level else 2):  # IRQ_RISING, IRQ_FALLING
+                if not self.sched(state.irq_handler, state.irq_pin):
+                    self.sched_dropped += 1
+        # the next edge of a PWM waveform is queued only while somebody listens, one at a time
+        ch = self.ledc_source(gpio)
+        if ch >= 0:
+            t = self.ledc_next_change_us(ch, self.now_us)
+            if t >= 0:
+                self.at(t, WAVE_EVENT, gpio, state.wave_gen)
+
+    # -- the LEDC channels' outputs (ESP-IDF ledc.c over the hardware) -----------------------------
+
+    def ledc_source(self, gpio):
+        """The LEDC channel whose waveform `gpio` reads (its own, else its peer's), or -1."""
+        state = self.pins.get(gpio)
+        if state is not None and state.ledc >= 0:
+            return state.ledc
+        if self.driven(gpio, self.now_us) >= 0:
+            return -1
+        other = self.pins.get(self.jumpers.get(gpio, -1))
+        if other is not None and other.ledc >= 0:
+            return other.ledc
+        return -1
+
+    def ledc_channel_config(self, ch, timer, raw, gpio, invert):
+        """ledc_channel_config(): the channel counts on `timer` with duty `raw` at once, and the GPIO
+        matrix routes it to `gpio` (inverted or not)."""
+        self.ledc_timer[ch] = timer
+        self.ledc_raw[ch] = self.ledc_prev_raw[ch] = raw
+        self.ledc_latch_us[ch] = self.now_us
+        self.ledc_idle[ch] = -1
         state = self.pin(gpio)
-        if state.pwm is not None:
-            return 1 if self.pwm_high_at(gpio, self.now_us) else 0
-        if state.mode == 3:  # Pin.OUT drives the wire
-            return state.out_level
-        if state.mode == 7 and state.out_level == 0:  # OPEN_DRAIN pulls low
-            return 0
-        if state.ext_level >= 0:
-            return state.ext_level
-        return 1 if state.pull == 2 else 0  # PULL_UP, else pulled down or floating (reads 0)
+        state.ledc = ch
+        state.ledc_invert = 1 if invert else 0
 
-    # -- outputs ---------------------------------------------------------------------------------
+    def ledc_set_duty(self, ch, raw):
+        """ledc_set_duty() + ledc_update_duty(): the output takes `raw` at the start of the timer's next
+        period; the pulse in progress keeps its width. False when nothing changes."""
+        if raw == self.ledc_raw[ch] and self.ledc_idle[ch] < 0:
+            return False
+        now = self.now_us
+        self.ledc_prev_raw[ch] = self.ledc_raw_at(ch, now)
+        self.ledc_raw[ch] = raw
+        self.ledc_latch_us[ch] = self.next_period_us(self.ledc_timer[ch], now)
+        self.ledc_idle[ch] = -1
+        return True
 
-    def record(self, gpio, freq_hz, duty_ns, kind, level):
-        self.trace.record(self.now(), gpio, freq_hz, duty_ns, kind, level)
+    def ledc_stop(self, ch, level):
+        """ledc_stop(): the channel's signal holds `level`; pins routed to it keep showing it."""
+        self.ledc_idle[ch] = level
+
+    def ledc_raw_at(self, ch, t_us):
+        """The duty register the channel's output runs on at `t_us` (what ledc_get_duty() reads)."""
+        return self.ledc_raw[ch] if t_us >= self.ledc_latch_us[ch] else self.ledc_prev_raw[ch]
+
+    def ledc_level(self, ch, t_us):
+        """The channel's signal at `t_us`: high from each start of its timer's period for the duty."""
+        if self.ledc_idle[ch] >= 0:
+            return self.ledc_idle[ch]
+        idx = self.ledc_timer[ch]
+        timer = self.timers[idx]
+        if timer is None:
+            return 0  # a timer deconfigured under the channel stops its counter
+        phase_ns = ((t_us - self.timer_start_us[idx]) * 1000) % timer.period_ns()
+        return 1 if phase_ns < timer.high_ns(self.ledc_raw_at(ch, t_us)) else 0
+
+    def ledc_next_change_us(self, ch, t_us):
+        """The first whole us after `t_us` at which the channel's signal may change, -1 for never."""
+        idx = self.ledc_timer[ch]
+        timer = self.timers[idx]
+        if self.ledc_idle[ch] >= 0 or timer is None:
+            return -1
+        period = timer.period_ns()
+        start = self.timer_start_us[idx]
+        elapsed = (t_us - start) * 1000
+        boundary = elapsed - elapsed % period
+        high = timer.high_ns(self.ledc_raw_at(ch, t_us))
+        if elapsed - boundary < high < period:
+            return start - (-(boundary + high) // 1000)  # the pulse ends
+        raw = self.ledc_raw[ch]
+        if t_us >= self.ledc_latch_us[ch] and (raw == 0 or timer.high_ns(raw) >= period):
+            return -1  # 0 % or 100 %: a constant level from now on
+        return start - (-(boundary + period) // 1000)  # the next period starts
 
     def pwm_high_at(self, gpio, t_us):
-        """Whether the PWM output on `gpio` is inside a pulse at `t_us` (pulses start each period)."""
-        pwm = self.pin(gpio).pwm
-        if pwm is None:
-            return False
-        timer = self.timers[pwm.timer]
-        period = timer.period_ns()
-        phase_ns = ((t_us - self.timer_start_us[pwm.timer]) * 1000) % period
-        return phase_ns < timer.high_ns(pwm.effective_raw(t_us))
+        """Whether the PWM output routed to `gpio` is high at `t_us`."""
+        state = self.pins.get(gpio)
+        return state is not None and state.ledc >= 0 and self.driven(gpio, t_us) == 1
 
     def next_period_us(self, timer_index, t_us):
         """When the LEDC timer next starts a period (where written duties latch), at or after `t_us`."""
@@ -324,12 +567,17 @@ class Board:
         boundary = -(-elapsed // period) * period
         return self.timer_start_us[timer_index] + -(-boundary // 1000)
 
+    # -- outputs ---------------------------------------------------------------------------------
+
+    def record(self, gpio, freq_hz, duty_ns, kind, level):
+        self.trace.record(self.now(), gpio, freq_hz, duty_ns, kind, level)
+
     def power_down(self):
         """Outputs stop (reset or power off): every driven pin is released and the trace flushed."""
         self.wdt_deadline_us = -1  # the reset stops the watchdog too: it must not fire again on the way
         for gpio, state in self.pins.items():
-            if state.pwm is not None or state.mode in (3, 7):
-                state.pwm = None
+            if state.ledc >= 0 or state.mode in (3, 7):
+                state.ledc = -1
                 state.mode = -1
                 self.record(gpio, 0, 0, simtrace.OFF, 0)
         self.trace.flush()
@@ -337,28 +585,44 @@ class Board:
     # -- UARTs: bytes from and to what is wired to them (a Bluetooth serial module) ----------------
 
     def uart_feed(self, uart_id, data):
-        """Bytes arriving on a UART's RX pin; what its receive buffer cannot hold is lost, as on the chip."""
+        """Bytes arriving on a UART's RX pin, all now; what its receive buffer cannot hold is lost, as on the chip."""
         state = self.uarts.get(uart_id)
-        if state is None:
-            return  # nobody listens: the bytes go nowhere
-        room = state.rxbuf - len(state.rx)
-        state.rx.extend(data[:room])
-        state.lost += max(0, len(data) - room)
+        if state is not None:
+            state.feed(data)
 
     def uart_sent(self, uart_id):
-        """Everything the firmware wrote to a UART since the last call."""
+        """Everything the firmware wrote to a UART since the last call (sent or still on its way)."""
         state = self.uarts.get(uart_id)
         if state is None:
             return b""
-        out = bytes(state.tx)
-        state.tx = bytearray()
+        out = bytes(state.sent)
+        state.sent = bytearray()
         return out
+
+    def uart_line(self, gpio):
+        """The level a configured UART's TX drives on `gpio` (1 when idle), or -1 when no UART drives it."""
+        for state in self.uarts.values():
+            level = state.line_level(gpio)
+            if level >= 0:
+                return level
+        return -1
 
     # -- watchdog --------------------------------------------------------------------------------
 
     def feed_wdt(self):
         # A deadline rather than a queued event: feeding from the control tick must not allocate.
         self.wdt_deadline_us = self.now() + self.wdt_timeout_us
+
+
+def _print_exception(exc):
+    import sys
+
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(exc)
+    else:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
 
 
 board = Board()

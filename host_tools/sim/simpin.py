@@ -18,15 +18,28 @@ def check_pin(gpio, output):
         raise ValueError(problem)
 
 
+_UNSET = object()
+
+
 class _PinIRQ:
+    """The object Pin.irq() returns (ports/esp32/machine_pin.c: machine_pin_irq_type): trigger() and a
+    call that runs the handler as an edge would. It has no flags()."""
+
     def __init__(self, state):
         self._state = state
 
-    def trigger(self):
-        return self._state.irq_trigger
+    def trigger(self, value=None):
+        # machine_pin_irq_trigger(): returns the trigger as it was, sets the new one if given
+        before = self._state.irq_trigger
+        if value is not None:
+            self._state.irq_trigger = value
+        return before
 
-    def flags(self):
-        return self._state.irq_trigger
+    def __call__(self):
+        # machine_pin_irq_call(): machine_pin_isr_handler(), the handler scheduled (dropped when full)
+        state = self._state
+        if state.irq_handler is not None and not board.sched(state.irq_handler, state.irq_pin):
+            board.sched_dropped += 1
 
 
 class Pin:
@@ -72,14 +85,14 @@ class Pin:
         if pull != -1:
             state.pull = -1 if pull is None else pull
         if mode not in (-1, None):
-            if state.pwm is not None:
-                state.pwm._route(False)  # the GPIO matrix now connects the pin to the GPIO block
+            state.ledc = -1  # the GPIO matrix now connects the pin to the GPIO block, not to a PWM
             state.mode = mode
         self._trace(state, before)
+        board.wire_changed(self._id)
 
     def _driven(self, state):
         # (is the pin driving the wire, level) as seen by the trace
-        if state.pwm is not None:
+        if state.ledc >= 0:
             return -2
         if state.mode == Pin.OUT or (state.mode == Pin.OPEN_DRAIN and state.out_level == 0):
             return state.out_level
@@ -101,6 +114,7 @@ class Pin:
         before = self._driven(state)
         state.out_level = 1 if x else 0
         self._trace(state, before)
+        board.wire_changed(self._id)
         return None
 
     def __call__(self, x=None):
@@ -115,12 +129,28 @@ class Pin:
     def toggle(self):
         self.value(1 - board.pin(self._id).out_level)
 
-    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, *, wake=None):
-        # The esp32 port takes no `hard` or `priority`: its handlers always run from the scheduler.
+    def irq(self, handler=_UNSET, trigger=_UNSET, *, wake=_UNSET):
+        # ports/esp32/machine_pin.c: machine_pin_irq(). The port takes no `hard` or `priority`: its
+        # handlers always go through the scheduler (mp_sched_schedule), 8 deep, dropped when full.
         state = board.pin(self._id)
+        if handler is _UNSET and trigger is _UNSET and wake is _UNSET:
+            return _PinIRQ(state)  # no arguments: the irq object, nothing changed
+        handler = None if handler is _UNSET else handler
+        trigger = Pin.IRQ_FALLING | Pin.IRQ_RISING if trigger is _UNSET else trigger
+        wake = None if wake is _UNSET else wake
+        if trigger in (Pin.WAKE_LOW, Pin.WAKE_HIGH) and wake is not None:
+            if not isinstance(wake, int) or wake < 2 or wake > 7:
+                raise ValueError("bad wake value")
+            return _PinIRQ(state)  # a deep-sleep wake source (ext0): the handler is left as it was
         if trigger & ~(Pin.IRQ_RISING | Pin.IRQ_FALLING):
-            raise ValueError("bad trigger")
+            # Stricter than upstream, which would set a level interrupt (it fires again and again while
+            # the level holds, starving the main flow) or pass an invalid type to gpio_set_intr_type.
+            raise ValueError("trigger must be IRQ_RISING and/or IRQ_FALLING (level interrupts flood the board)")
+        if handler is None:
+            trigger = 0
         state.irq_handler = handler
-        state.irq_trigger = trigger if handler is not None else 0
+        state.irq_trigger = trigger
         state.irq_pin = self
+        state.irq_seen = board.level(self._id)
+        board.wire_changed(self._id)  # a PWM on the wire queues its next edge (only while listened to)
         return _PinIRQ(state)

@@ -1,5 +1,6 @@
 """`time` of the simulated ESP32 under MicroPython: the built-in module, with the ticks and sleeps
-running on the simulated board's clock (hand-advanced in tests, real time on the virtual board).
+running on the simulated board's clock (hand-advanced in tests, real time on the virtual board). The ticks
+wrap at 2^30 as on the chip; on real time asyncio keeps the interpreter's own (see simboard._asyncio_on).
 
 Under CPython the built-in `time` cannot be shadowed; mpcompat.install() adds the same functions.
 """

@@ -660,3 +660,260 @@ def test_the_door_switch_toggles_the_doors():
     events = _run(a, 2000)
     assert _status(a)["doors"]["left"]["state"] in ("opening", "open")
     assert not [n for _, n, _ in events if n == "failsafe"]
+
+
+# -- what the chip refuses at boot -------------------------------------------------------------------
+
+def test_an_engine_output_on_a_pin_the_chip_refuses_is_reported_and_the_others_work():
+    # ESP-IDF refuses a PWM channel on an input-only pin (OSError from ledc_channel_config)
+    a = _app({"pins": dict(PINS, buzzer=34)})
+    assert _say(a, "ping") == "ok"
+    assert any(p.startswith("buzzer: ") and "GPIO34" in p for p in _status(a)["problems"])
+    _ok(a, "engine start")
+    _run(a, 2500)
+    assert _motor_duty() > 0 and board.trace.rows(34) == []
+    _ok(a, "door both open")
+    _settle(a)
+    assert [door["state"] for door in _status(a)["doors"].values()] == ["open", "open"]
+
+
+def test_ledc_timers_taken_before_boot_cost_only_the_outputs_that_find_none():
+    board.reset("ESP32-S3")  # four LEDC timers
+    from machine import PWM, Pin
+
+    left_over = [PWM(Pin(pin), freq=hz, duty_u16=0) for pin, hz in ((11, 1500), (12, 2500), (13, 3500))]
+    a = _app({"pins": {"door_left": 4, "door_right": 5, "motor": 6, "buzzer": 16, "shaker": 17}})
+    # the motor took the last timer; the port then finds no channel for a new frequency (machine_pwm.c:
+    # find_channel wants a free timer too): RuntimeError("out of PWM channels") for the tones
+    problems = _status(a)["problems"]
+    for name in ("buzzer: ", "shaker: "):
+        assert any(p.startswith(name) and "out of PWM" in p for p in problems), problems
+    _ok(a, "engine start")
+    _run(a, 2500)
+    assert board.trace.last(6).duty_ns > 0 and board.trace.rows(16) == [] and board.trace.rows(17) == []
+    assert len(left_over) == 3 and _say(a, "ping") == "ok"
+
+
+def test_the_largest_board_runs_everything_within_the_ledc_plan_on_every_chip():
+    # two doors on one 50 Hz timer, the H-bridge on a 20 kHz one, buzzer and shaker on one each
+    for chip, (left, right, in1, in2, buzzer, shaker) in (("ESP32", (18, 19, 26, 27, 23, 22)),
+                                                          ("ESP32-S3", (4, 5, 7, 15, 16, 6)),
+                                                          ("ESP32-C3", (4, 5, 7, 10, 3, 6))):
+        board.reset(chip)
+        pins = {"door_left": left, "door_right": right, "motor_in1": in1, "motor_in2": in2, "buzzer": buzzer,
+                "shaker": shaker}
+        a = _app({"pins": pins, "motor": "hbridge", "doors": {"hold_ms": 200}})
+        _ok(a, "events on")
+        events = []
+        most = 0
+        for request, ms in (("engine start", 2500), ("door both open", 1000), ("throttle 100", 3000),
+                            ("throttle 0", 3000), ("door both close", 3000), ("blip 500", 2000),
+                            ("door both open", 3000), ("engine stop", 3000)):
+            _ok(a, request)
+            for _ in range(ms // 100):
+                events += _run(a, 100)
+                most = max(most, sum(1 for t in board.timers if t is not None))
+        assert [e for e in events if e[1] == "fault"] == [] and "problems" not in _status(a), chip
+        assert most == 4, chip
+        shaker_hz = set(row.freq_hz for row in board.trace.rows(shaker) if row.kind == "pwm")
+        assert min(shaker_hz) < 50 < max(shaker_hz), (chip, shaker_hz)  # it crossed the doors' frequency
+        assert [door["state"] for door in _status(a)["doors"].values()] == ["open", "open"], chip
+
+
+def _firmware_bytes(tick):
+    """Heap bytes per call the firmware allocates, freed or kept (micropython.mem_total), the
+    simulator's own calls taken off: a frame over 11 words comes from the heap at every call."""
+    import allocprobe
+
+    meter = allocprobe.simulator_meter().install()
+    try:
+        total, sim = allocprobe.transient_per_call(tick, meter=meter)
+    finally:
+        meter.remove()
+    return total - sim
+
+
+def test_no_frame_of_the_tick_comes_from_the_heap_doors_engine_and_the_whole_app():
+    _skip_on_cpython()
+    from gullwing.engine import Engine
+
+    a = _app()
+    _ok(a, "events on")
+    _ok(a, "engine start")
+    _run(a, 2500)
+    _ok(a, "throttle 40")
+    _ok(a, "door both open 60000")
+    tick = _ticker(a)
+    for _ in range(5):
+        tick()
+    assert _firmware_bytes(tick) == 0
+    doors = a.doors
+    assert _firmware_bytes(lambda: doors.tick(_now())) == 0
+    engine = Engine()
+    engine.start()
+    engine.throttle(100)  # onto the limiter: every part of the model runs
+    for _ in range(200):
+        engine.tick(FRAME)
+    assert _firmware_bytes(lambda: engine.tick(FRAME)) == 0
+    assert doors.left.moving and engine.limiter_hits > 0
+
+
+def _small_ints_only(a):
+    import allocprobe
+
+    big = allocprobe.big_ints(a) if fwtest.MICROPYTHON else _big_ints_cpython(a, set())
+    assert big == [], big
+
+
+def _big_ints_cpython(obj, seen, path=""):
+    found = []
+    if id(obj) in seen or not hasattr(obj, "__dict__") or type(obj).__module__ in ("simpwm", "simpin", "machine"):
+        return found
+    seen.add(id(obj))
+    for name, value in vars(obj).items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not -2**30 <= value < 2**30:
+                found.append(path + name + "=" + str(value))
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            found += _big_ints_cpython(value, seen, path + name + ".")
+    return found
+
+
+def test_counts_past_2_30_wrap_as_small_ints_and_every_arrival_is_still_told():
+    # a chip running for weeks: arrivals, limiter hits and blow-offs counted past 2**30, across
+    # the ticks wrap; every value the tick leaves stays a small int and no event is lost
+    board.reset("ESP32", start_us=((1 << 30) - 3000) * 1000)
+    a = _app()
+    near = (1 << 30) - 2
+    a.doors.left.arrived = a.doors.right.arrived = near
+    a.engine.limiter_hits = a.engine.blowoffs = near
+    _run(a, FRAME)  # the app takes the counts as they are (events are off)
+    _ok(a, "events on")
+    _ok(a, "engine start")
+    _run(a, 2000)
+    _ok(a, "throttle 100")
+    arrivals = 0
+    for deg in (20, 0, 20, 0, 20):
+        _ok(a, "door both to " + str(deg) + " 200")
+        events = _run(a, 600)
+        arrivals += len([e for e in events if e[1] == "door"])
+        _small_ints_only(a)
+    assert arrivals == 10  # both doors, five moves each, across the wrap of their counts
+    assert a.doors.left.arrived == 3 and a.engine.limiter_hits < 1000
+    assert _status(a)["doors"]["left"] == {"state": "stopped", "angle": 20}
+
+
+def test_uptime_is_counted_past_the_ticks_wrap():
+    board.reset("ESP32", start_us=((1 << 30) - 1000) * 1000)
+    a = _app()
+    _run(a, 3000)  # ticks_ms wrapped a second in
+    assert abs(_status(a)["up_ms"] - 3000) <= FRAME
+    step = (1 << 28) - 1  # three days a step: the longest a ticks_diff measures is 2**29 ms
+    for _ in range(4):
+        board.advance_ms(step)
+        a.tick(_now())
+    # twelve days up: the ms count is past 2**30, where a ticks_diff from boot comes out wrong
+    assert abs(_status(a)["up_ms"] - (3000 + 4 * step)) <= FRAME
+
+
+# -- output that never blocks the tick --------------------------------------------------------------
+
+class _SlowUart:
+    """A UART at 115200 baud on real time, as the esp32 port's: write() waits while its 256-byte
+    buffer and 128-byte FIFO are full (uart_write_bytes), txdone() is True once all is sent."""
+
+    def __init__(self):
+        self.level = 0  # bytes not yet on the wire
+        self.at = time.ticks_us()
+        self.sent = []
+        self.blocked_us = 0  # the longest a write waited
+
+    def _drain(self):
+        now = time.ticks_us()
+        self.level = max(0, self.level - time.ticks_diff(now, self.at) * 11520 // 1_000_000)
+        self.at = now
+
+    def write(self, text):
+        self._drain()
+        over = self.level + len(text) - 384
+        if over > 0:  # blocks until the wire has taken the excess
+            wait_us = over * 1_000_000 // 11520
+            time.sleep_us(wait_us)
+            self.blocked_us = max(self.blocked_us, wait_us)
+            self._drain()
+        self.level += len(text)
+        self.sent.append(text)
+        return len(text)
+
+    def txdone(self):
+        self._drain()
+        return self.level == 0
+
+
+def test_a_flood_of_events_never_blocks_the_tick_and_what_does_not_fit_is_dropped_and_counted():
+    _skip_on_cpython()  # the control task's asyncio.sleep_ms is MicroPython's
+    a = _app()
+    _ok(a, "events on")
+    uart = _SlowUart()
+    real_tick = a.tick
+    ticks = []
+
+    def chatty_tick(now):  # five 100-byte events a frame: 25 kB/s, twice what the wire carries
+        real_tick(now)
+        ticks.append(now)
+        for _ in range(5):
+            a.outbox.append("evt flood " + "x" * 89)
+
+    a.tick = chatty_tick
+    board.use_real_time()
+
+    async def go():
+        task = asyncio.create_task(app.control(a, [app._UartWriter(uart)]))
+        await asyncio.sleep_ms(1000)
+        task.cancel()
+
+    asyncio.run(go())
+    assert uart.blocked_us == 0, uart.blocked_us  # no write ever waited
+    gaps = [time.ticks_diff(ticks[i], ticks[i - 1]) for i in range(1, len(ticks))]
+    assert len(ticks) >= 40 and sum(gaps) // len(gaps) <= FRAME + 2, gaps  # the ticks kept their pace
+    sent = "".join(uart.sent)
+    assert 6000 <= len(sent) <= 11520 + 384, len(sent)  # the wire was kept busy, never beyond its rate
+    assert all(line == "evt flood " + "x" * 89 for line in sent.split("\n")[:-1])  # whole lines
+    a.writers = [app._UartWriter(uart)]
+    a.writers[0].dropped = 100
+    assert _status(a)["dropped"] == 100
+
+
+def test_replies_wait_for_the_console_and_are_never_dropped():
+    _skip_on_cpython()  # asyncio.sleep_ms is MicroPython's
+    from gullwing.lines import LineWriter
+
+    class Console:  # the console at 115200 baud: a write must never outrun the wire
+        def __init__(self):
+            self.start = time.ticks_us()
+            self.bytes = 0
+            self.ahead = 0
+
+        def write(self, text):
+            self.bytes += len(text)
+            wire = time.ticks_diff(time.ticks_us(), self.start) * 11520 // 1_000_000
+            self.ahead = max(self.ahead, self.bytes - wire)
+
+    console = Console()
+    writer = LineWriter(console)
+    for _ in range(40):  # more events than the queue holds: the rest dropped, counted
+        writer("evt door " + "y" * 50)
+    assert writer.dropped == 40 - 16
+    board.use_real_time()
+    lines = [b"#%d ping\n" % i for i in range(10)]
+
+    class Requests:
+        async def readline(self):
+            return lines.pop(0) if lines else b""
+
+    a = _app()
+    console.start = time.ticks_us()
+    asyncio.run(app.serial(a, Requests(), writer))
+    assert writer.dropped == 24 and writer.pump(), writer.dropped
+    assert console.bytes == 16 * 60 + sum(len("#%d ok\n" % i) for i in range(10)), console.bytes  # every reply
+    assert console.ahead <= 128  # never more than the FIFO ahead of the wire

@@ -192,13 +192,12 @@ def test_the_uart_channel_answers_requests_in_pieces_and_refuses_an_overlong_lin
             board.uart_feed(1, piece)
         await asyncio.sleep_ms(50)
         sent.append(board.uart_sent(1))
-        uart.deinit()  # the channel closes: the task ends
 
     async def go():
         asyncio.create_task(feed())
-        try:
-            await asyncio.wait_for_ms(app.serial(a, LineReader(uart), app._UartWriter(uart), "uart"), 3000)
-        except OSError:
+        try:  # the channel is read until the feed is done (a deinit'ed UART would end asyncio itself)
+            await asyncio.wait_for_ms(app.serial(a, LineReader(uart), app._UartWriter(uart), "uart"), 400)
+        except asyncio.TimeoutError:
             pass
 
     sent = []
@@ -227,5 +226,5 @@ def test_a_uart_on_pins_it_cannot_use_is_a_problem_not_a_crash():
 def test_the_uart_speed_comes_from_the_configuration():
     cfg = config.merge(config.DEFAULTS, {"pins": PINS, "uart": {"baudrate": 115200}}, "", [])
     uart = app.open_uart(cfg, [])
-    assert "baudrate=115200" in repr(uart)
+    assert "baudrate=115201" in repr(uart)  # what the ESP32's divider makes of 115200
     assert UART is type(uart)

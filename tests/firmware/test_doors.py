@@ -365,6 +365,33 @@ def test_doors_work_across_the_ticks_wrap():
     assert pair.status()["right"]["state"] == "open"
 
 
+def _smooth_open(pair, clock):
+    """Opens in 1500 ms with `clock()` as the tick's time: the left pulse every frame (ns)."""
+    pair.open(clock(), ms=1500)
+    pulses = []
+    for _ in range(1600 // FRAME):
+        pair.tick(clock())
+        pulses.append(pair.left.servo.pulse)
+        board.advance_ms(FRAME)
+    return pulses
+
+
+def _assert_smooth(pulses, plain):
+    assert pulses == plain  # the same move as one started far from any wrap, frame by frame
+    assert max(abs(d) for d in _diffs(pulses)) < 1000 * 1000 * 60 // 1500  # no jump to the end
+
+
+def test_a_move_runs_smoothly_across_the_ticks_wrap_and_on_a_clock_that_wraps_wider():
+    plain = _smooth_open(_pair(), _now)
+    assert plain[0] < plain[len(plain) // 2] < plain[-1]
+    for start_ms in (TICKS_PERIOD - 300, 2**31 + 12345):  # the board's ticks: wrapping at 2**30
+        board.reset("ESP32", start_us=start_ms * 1000)
+        _assert_smooth(_smooth_open(_pair(), _now), plain)
+    # the unix port's ticks_ms wraps at 2**62: a move started past 2**31 takes its time there too
+    board.reset("ESP32")
+    _assert_smooth(_smooth_open(_pair(), lambda: 2**31 + 12345 + _now()), plain)
+
+
 # -- release and power-up ----------------------------------------------------------------------------
 
 def test_a_settled_door_is_released_without_a_cut_pulse_and_reattached_where_it_was():

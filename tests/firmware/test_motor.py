@@ -2,9 +2,9 @@
 
 from fwtest import raises
 from gullwing.engine import Engine
-from gullwing.motor import MOTOR_FREQ_HZ, EngineOutputs, HBridgeMotor, MosfetMotor, Tone
-from gullwing.voice import Voice
-from machine import PWM, Pin
+from gullwing.motor import EVEN, MOTOR_FREQ_HZ, ODD, EngineOutputs, HBridgeMotor, MosfetMotor, Tone, lane_hz
+from gullwing.servo import Calibration, Servo
+from gullwing.voice import BUZZER_MAX_HZ, BUZZER_MIN_HZ, SHAKER_MAX_HZ, SHAKER_MIN_HZ, Voice
 from simboard import board
 
 
@@ -87,22 +87,65 @@ def test_a_tone_changes_frequency_only_while_sounding():
     assert len(board.trace.rows(23)) == rows
 
 
-def test_everything_fits_the_s3_ledc_beside_the_doors():
-    # 4 LEDC timers: the doors' 50 Hz, the motor's 20 kHz, and one each for the changing tones
-    board.reset("ESP32-S3")
-    doors = (PWM(Pin(1), freq=50, duty_ns=1_500_000), PWM(Pin(2), freq=50, duty_ns=1_500_000))
-    outputs = EngineOutputs(HBridgeMotor(4, 5), Tone(6), Tone(7, 10))
-    buzzer_hz = set()
-    shaker_hz = set()
+# the largest board: two door servos, an H-bridge motor (one PWM, one plain pin), buzzer and shaker
+LARGEST = {"ESP32": (18, 19, 26, 27, 23, 22), "ESP32-S3": (4, 5, 7, 15, 16, 6), "ESP32-C3": (4, 5, 7, 10, 3, 6)}
+PLAN_TIMERS = 4  # doors 50 Hz, motor MOTOR_FREQ_HZ, buzzer, shaker: all the S2/S3/C3 have
+PLAN_CHANNELS = 5
 
-    def check(e, v):
-        buzzer_hz.add(board.trace.last(6).freq_hz)
-        shaker_hz.add(board.trace.last(7).freq_hz)
 
-    _run_engine(outputs, each=check)
-    assert len(buzzer_hz) > 20 and len(shaker_hz) > 20  # the tones moved with the engine ...
-    assert sum(1 for t in board.timers if t is not None) <= 4  # ... within the chip's timers
-    assert doors[0].freq() == 50 and board.trace.last(1).duty_ns == doors[0].duty_ns()
+def _in_use():
+    return (sum(1 for t in board.timers if t is not None), sum(1 for pin in board.chan_pin if pin >= 0))
+
+
+def _sweep():
+    """(buzzer hz, shaker hz) steps over every frequency the voice can produce, up and down, with the
+    shaker crossing the doors' 50 Hz many times and both tones meeting where their ranges overlap."""
+    buzz_span = BUZZER_MAX_HZ - BUZZER_MIN_HZ
+    shake_span = SHAKER_MAX_HZ - SHAKER_MIN_HZ
+    for i in range(2 * buzz_span + 2):
+        j = i % (2 * shake_span + 2)
+        yield (BUZZER_MIN_HZ + (i if i <= buzz_span else 2 * buzz_span + 1 - i),
+               SHAKER_MIN_HZ + (j if j <= shake_span else 2 * shake_span + 1 - j))
+    for f in range(BUZZER_MIN_HZ, SHAKER_MAX_HZ + 1):
+        for d in (0, -1, 1):
+            yield f, f + d
+
+
+def test_tones_sweeping_every_voice_frequency_keep_within_the_ledc_plan_on_every_chip():
+    for chip, (left, right, in1, in2, buzzer_pin, shaker_pin) in LARGEST.items():
+        board.reset(chip)
+        doors = [Servo(left, Calibration()), Servo(right, Calibration(reversed=True))]
+        for door in doors:
+            door.write(4500)
+        outputs = EngineOutputs(HBridgeMotor(in1, in2), Tone(buzzer_pin), Tone(shaker_pin, SHAKER_MIN_HZ))
+        outputs.motor.write(40_000)
+        for n, (buzzer_hz, shaker_hz) in enumerate(_sweep()):
+            outputs.buzzer.write(buzzer_hz, 20_000)
+            outputs.shaker.write(shaker_hz, 20_000)
+            if n % 50 == 0:
+                doors[n // 50 % 2].write(n % 9000)  # the doors keep moving on their shared timer
+            assert _in_use() == (PLAN_TIMERS, PLAN_CHANNELS), (chip, buzzer_hz, shaker_hz, _in_use())
+            assert abs(outputs.buzzer.hz - buzzer_hz) <= 2 and abs(outputs.shaker.hz - shaker_hz) <= 2
+        board.advance_ms(20)
+        assert board.trace.last(left).freq_hz == 50 and board.trace.last(in1).freq_hz == MOTOR_FREQ_HZ, chip
+        for door in doors:  # released and back: the 50 Hz timer is freed and found again
+            door.quiet()
+        board.advance_ms(21)
+        for door in doors:
+            door.detach()
+        outputs.shaker.write(51, 20_000)
+        assert _in_use() == (PLAN_TIMERS - 1, PLAN_CHANNELS - 2), chip
+        doors[0].write(0)
+        assert _in_use() == (PLAN_TIMERS, PLAN_CHANNELS - 1) and board.trace.last(left).freq_hz == 50, chip
+
+
+def test_a_tone_never_asks_for_the_doors_or_the_motor_s_frequency_nor_the_other_tone_s():
+    for hz in range(1, 25_000):
+        even, odd = lane_hz(hz, EVEN), lane_hz(hz, ODD)
+        assert even % 2 == 0 and odd % 2 == 1 and abs(even - hz) <= 2 and abs(odd - hz) <= 1, hz
+        assert even not in (50, MOTOR_FREQ_HZ) and odd not in (50, MOTOR_FREQ_HZ), hz
+    outputs = EngineOutputs(MosfetMotor(25), Tone(23), Tone(22, SHAKER_MIN_HZ))
+    assert outputs.buzzer.lane != outputs.shaker.lane  # whatever lanes they were made with
 
 
 def test_silence_and_release_leave_every_output_low():

@@ -333,6 +333,23 @@ def test_power_up_with_the_trigger_held_waits_for_neutral_without_a_failsafe():
     assert rx.status()["door_switch"] == "high" and rx.status()["engine_switch"] == "high"
 
 
+def test_counts_past_2_30_wrap_as_small_ints_and_every_flip_and_failsafe_still_counts():
+    # weeks of flipping on a chip: the counts wrap within its small ints, nothing is lost
+    rx, tx = _in_control()
+    near = (1 << 30) - 1
+    rx.door_toggles = rx.failsafes = rx.throttle_channel.frames = rx.throttle_channel.rejected = near
+    events = []
+    tx.send_all(door=FULL, frames=20)
+    tx.send_all(door=BRAKE, frames=20)
+    _run(rx, 800, events)
+    assert _count(events, EV_DOOR_TOGGLE) == 2 and rx.door_toggles == 1
+    tx.pause(THROTTLE, 200_000)
+    _run(rx, 400, events)
+    assert _count(events, EV_FAILSAFE) == 1 and rx.failsafes == 0 and rx.throttle_channel.frames < 1000
+    for value in (rx.door_toggles, rx.failsafes, rx.throttle_channel.frames, rx.throttle_channel.rejected):
+        assert -(1 << 30) <= value < (1 << 30)
+
+
 # -- switches ----------------------------------------------------------------------------------
 
 def test_each_flip_of_the_door_switch_toggles_once():

@@ -2,7 +2,7 @@
 release without a cut pulse, re-attach where it was."""
 
 from fwtest import raises
-from gullwing.servo import Calibration, Servo
+from gullwing.servo import Calibration, Servo, duty_u16_of
 from simboard import board
 
 PIN = 18
@@ -128,3 +128,35 @@ def test_writing_during_a_release_resumes_without_a_new_channel():
     assert pulses[-3:] == [0, held, board.trace.last(PIN).duty_ns]  # resumes where it was, moves on
     assert abs(pulses[-1] - Calibration().pulse_ns(4600)) < 310
     assert sum(1 for row in board.trace.rows(PIN) if row.kind == "off") == 0
+
+
+def test_the_first_pulse_at_attach_is_exactly_the_pulse_the_port_makes_of_it_later():
+    # a PWM not yet running refuses duty_ns ("PWM is inactive" on 1.26-1.29): attach passes duty_u16,
+    # rounded as the port rounds duty_ns, so attaching and writing the same pulse give one width
+    for chip in ("ESP32", "ESP32-S3", "ESP32-C3"):
+        board.reset(chip)
+        servo = Servo(4, Calibration(min_us=500, max_us=2500))
+        for ns in list(range(500_000, 2_500_001, 9_973)) + [1_000_152, 1_000_153, 1_500_076, 1_500_077]:
+            servo.drive(ns)  # attaches: the first pulse
+            first = board.trace.last(4)
+            servo.drive(ns + 20_000)
+            servo.drive(ns)  # the same pulse through duty_ns
+            assert board.trace.last(4).duty_ns == first.duty_ns and first.freq_hz == 50, (chip, ns)
+            servo.quiet()
+            board.advance_ms(21)
+            servo.detach()
+        assert board.cut_pulses == [], chip
+
+
+def test_the_attach_duty_is_the_port_s_rounding_of_the_pulse():
+    for ns in (0, 1, 152, 153, 305, 1_000_000, 1_500_076, 1_500_077, 2_999_999, 20_000_000):
+        exact = (ns * 65536 * 50 + 500_000_000) // 1_000_000_000  # machine_pwm.c: ns_to_duty
+        exact = 1 if ns and not exact else min(exact, 65536)
+        assert duty_u16_of(ns) == (65535 if exact == 65536 else exact), ns
+
+
+def test_a_servo_pin_the_chip_refuses_is_named_in_the_error():
+    servo = Servo(34, Calibration())  # input only on the ESP32: ESP-IDF refuses the channel (OSError)
+    with raises(OSError, "GPIO34"):
+        servo.write(0)
+    assert not servo.attached and board.trace.rows(34) == []

@@ -1,5 +1,6 @@
 """The simulated clock and what runs on it: ticks with ESP32 wrap-around, Timer, WDT, resets."""
 
+import asyncio
 import time
 
 import machine
@@ -96,3 +97,17 @@ def test_scheduled_callbacks_run_from_the_main_flow_not_inside_the_caller():
     assert ran == []
     board.advance_us(0)
     assert ran == [7]
+
+
+def test_on_real_time_the_ticks_stay_the_boards_and_asyncio_sleeps_still_wake():
+    board.reset("ESP32", start_us=(TICKS_PERIOD - 50) * 1000)  # 50 ms before the ticks wrap
+    board.use_real_time()  # as on the virtual board
+
+    async def nap():
+        await asyncio.sleep(0.1)
+
+    before = time.ticks_ms()
+    asyncio.run(nap())
+    after = time.ticks_ms()
+    assert after < before  # wrapped, as on the chip
+    assert 100 <= time.ticks_diff(after, before) < 300

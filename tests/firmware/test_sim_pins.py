@@ -90,3 +90,49 @@ def test_time_pulse_us_measures_a_receiver_pulse_and_times_out():
     assert board.now_us == 14_500
     board.drive_at(4, board.now_us + 10, 1)
     assert machine.time_pulse_us(pin, 1, 1000) == -1  # starts but never ends
+
+
+# -- GPIOs the chip has but stock MicroPython has no Pin for (ports/esp32/machine_pin.h) ----------------
+
+def _invalid_pin(refused):
+    # machine_pin.c: machine_pin_find() raises ValueError("invalid pin"); the simulator says why after it
+    assert str(refused.value).startswith("invalid pin: ")
+    return str(refused.value)
+
+
+def test_c3_has_no_pin_18_or_19_its_usb_console_owns_them():
+    board.reset("ESP32-C3")
+    for gpio in (18, 19):
+        for mode in (Pin.IN, Pin.OUT):
+            with raises(ValueError) as refused:
+                Pin(gpio, mode)
+            assert "USB-Serial/JTAG" in _invalid_pin(refused)
+        with raises(ValueError) as refused:
+            machine.PWM(Pin(gpio), freq=50, duty_u16=0)
+        _invalid_pin(refused)
+    for tx, rx in ((18, 19), (7, 19)):
+        with raises(ValueError) as refused:
+            machine.UART(1, 9600, tx=tx, rx=rx)
+        _invalid_pin(refused)
+    machine.UART(1, 9600, tx=7, rx=10)  # the chip's clean pins carry the second UART
+    Pin(20, Pin.IN)
+    Pin(21, Pin.OUT)
+
+
+def test_s2_and_s3_have_no_pin_26_the_stock_psram_takes_it_but_keep_19_and_20():
+    for chip in ("ESP32-S2", "ESP32-S3"):
+        board.reset(chip)
+        with raises(ValueError) as refused:
+            Pin(26, Pin.OUT)
+        assert "PSRAM" in _invalid_pin(refused)
+        # the pin table's USB exception hangs on a setting ESP-IDF 5 never sets: these stay usable
+        Pin(19, Pin.OUT)
+        Pin(20, Pin.IN)
+        Pin(33, Pin.OUT)  # the stock build's PSRAM is quad: GPIO33-37 stay usable
+
+
+def test_esp32_stock_build_keeps_16_and_17():
+    board.reset("ESP32")
+    Pin(16, Pin.OUT)
+    Pin(17, Pin.IN)
+    machine.UART(2, 9600, tx=17, rx=16)

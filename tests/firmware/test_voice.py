@@ -2,7 +2,7 @@
 
 from fwtest import raises
 from gullwing.engine import OFF, RUNNING, Engine
-from gullwing.voice import BUZZER_MAX_HZ, BUZZER_MIN_HZ, CHIRP_MS, SHAKER_MIN_HZ, Voice
+from gullwing.voice import BUZZER_MAX_HZ, BUZZER_MIN_HZ, CHIRP_MS, SHAKER_MAX_HZ, SHAKER_MIN_HZ, Voice
 
 TICKS = (10, 20, 40)
 
@@ -170,3 +170,13 @@ def test_bad_calibration_is_refused_by_name():
         Voice(volume=150)
     with raises(ValueError, "idle_rpm"):
         Voice(idle_rpm=9500)
+
+
+def test_every_tone_stays_within_the_range_the_ledc_plan_sweeps():
+    # test_motor.py checks the LEDC plan over these ranges: no voice may leave them
+    for harmonic in (1, 16, 64):
+        v = Voice(harmonic=harmonic, limit_rpm=12_000, idle_rpm=950)
+        for rpm in list(range(0, 12_001, 37)) + [12_000, 20_000]:
+            v.update(_Snapshot(rpm, blowoffs=rpm // 3000), 20)  # a blow-off chirp now and then
+            assert BUZZER_MIN_HZ <= v.buzzer_hz <= BUZZER_MAX_HZ, (harmonic, rpm, v.buzzer_hz)
+            assert SHAKER_MIN_HZ <= v.shaker_hz <= SHAKER_MAX_HZ, (harmonic, rpm, v.shaker_hz)

@@ -207,7 +207,8 @@ MISTAKES = {
     ]),
     "ESP32-S2": ("ESP32-S2-WROVER", [
         ("door_left", 22, E, boards.NO_SUCH_GPIO),
-        ("door_right", 26, E, boards.FLASH_PIN),  # the PSRAM's chip select, among the flash pins
+        ("door_right", 27, E, boards.FLASH_PIN),
+        ("uart_tx", 26, E, boards.NOT_IN_FIRMWARE),  # the PSRAM's chip select in the stock build
         ("buzzer", 46, E, boards.INPUT_ONLY),
         ("led", 45, W, boards.STRAPPING_PIN),
         ("motor", 19, W, boards.USB_PIN),
@@ -233,7 +234,7 @@ MISTAKES = {
         ("door_left", 22, E, boards.NO_SUCH_GPIO),
         ("door_right", 14, E, boards.FLASH_PIN),
         ("led", 9, W, boards.STRAPPING_PIN),
-        ("buzzer", 18, W, boards.USB_PIN),
+        ("buzzer", 18, E, boards.NOT_IN_FIRMWARE),  # USB D-: the stock build's USB-Serial/JTAG console
         ("uart_rx", 20, W, boards.CONSOLE_PIN),
         ("rc_throttle", 3, None, None),
         ("rc_door", 3, E, boards.USED_TWICE),
@@ -275,9 +276,9 @@ def test_each_kind_of_mistake_is_reported_once_with_its_key_and_a_fix(tmp_path, 
 
 def test_the_chips_together_make_every_kind_of_pin_mistake():
     kinds = {kind for chip_name in MISTAKES for _, _, kind in expected_problems(chip_name)}
-    assert kinds == {boards.NO_SUCH_GPIO, boards.FLASH_PIN, boards.PSRAM_PIN, boards.INPUT_ONLY,
-                     boards.NOT_BROKEN_OUT, boards.USED_TWICE, boards.HALF_H_BRIDGE, boards.STRAPPING_PIN,
-                     boards.USB_PIN, boards.CONSOLE_PIN}
+    assert kinds == {boards.NO_SUCH_GPIO, boards.FLASH_PIN, boards.NOT_IN_FIRMWARE, boards.PSRAM_PIN,
+                     boards.INPUT_ONLY, boards.NOT_BROKEN_OUT, boards.USED_TWICE, boards.HALF_H_BRIDGE,
+                     boards.STRAPPING_PIN, boards.USB_PIN, boards.CONSOLE_PIN}
 
 
 @pytest.mark.parametrize("chip_name", sorted(MISTAKES))
@@ -328,6 +329,24 @@ def test_a_warning_offers_the_free_pins_or_says_there_are_none(tmp_path):
     (problem,) = full
     assert problem.key == "pins.door_right"
     assert problem.fix.endswith("no GPIO of this board that needs no care is free")
+
+
+def test_a_gpio_stock_micropython_has_no_pin_for_is_an_error_with_free_pins_offered(tmp_path):
+    # the C3 build's USB-Serial/JTAG console owns GPIO18/19: UART(1, tx=18, rx=19) raises "invalid pin"
+    path = write_board(tmp_path, board_text(chip="ESP32-C3", pins="uart_tx = 18\nuart_rx = 19\n"))
+    result = CliRunner().invoke(cli, ["boards", "check", str(path)])
+    assert result.exit_code == 1
+    for role, gpio in (("uart_tx", 18), ("uart_rx", 19)):
+        line = next(ln for ln in result.output.splitlines() if ln.startswith("error: " + str(path) + ": pins." + role))
+        assert "invalid pin: MicroPython for ESP32-C3 has no Pin(" + str(gpio) + ")" in line
+        offered = [int(g) for g in line.split("Fix: free GPIOs for ")[1].split(": ")[1].split(", ")]
+        assert offered and 18 not in offered and 19 not in offered
+    assert result.output.splitlines()[-1] == str(path) + ": 2 errors"
+    # with every clean pin taken, the fix names the pins that work with care
+    full = load_error(tmp_path, board_text(chip="ESP32-C3", extra="header = [3, 9, 18]\n",
+                                           pins="door_left = 3\ndoor_right = 18\n"))
+    (problem,) = full.problems
+    assert problem.kind == boards.NOT_IN_FIRMWARE and "free ones that need care: 9" in problem.fix
 
 
 # -- modules: PSRAM pins follow from the module -----------------------------------------------------

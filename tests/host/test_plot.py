@@ -15,11 +15,16 @@ DEVKITC = boards.load()
 LEFT, RIGHT, MOTOR = DEVKITC.pins["door_left"], DEVKITC.pins["door_right"], DEVKITC.pins["motor"]
 
 
+def servo(pin, width_ns):
+    """A servo output as the esp32 port takes one: a new PWM refuses duty_ns, so it starts from duty_u16."""
+    return machine.PWM(machine.Pin(pin), freq=50, duty_u16=(width_ns * 65536 * 50 + 500_000_000) // 1_000_000_000)
+
+
 def drive_doors_and_motor():
     """Doors sweep and the motor spins up; the left door is released for half a second, then re-attached."""
     simulated.reset("ESP32")
-    left = machine.PWM(machine.Pin(LEFT), freq=50, duty_ns=1_000_000)
-    right = machine.PWM(machine.Pin(RIGHT), freq=50, duty_ns=2_000_000)
+    left = servo(LEFT, 1_000_000)
+    right = servo(RIGHT, 2_000_000)
     motor = machine.PWM(machine.Pin(MOTOR), freq=20_000, duty_u16=0)
     for step in range(1, 26):
         simulated.advance_ms(20)
@@ -29,7 +34,7 @@ def drive_doors_and_motor():
     simulated.advance_ms(500)
     left.deinit()  # t = 1.0 s
     simulated.advance_ms(500)
-    machine.PWM(machine.Pin(LEFT), freq=50, duty_ns=1_500_000)  # t = 1.5 s
+    servo(LEFT, 1_500_000)  # t = 1.5 s
     motor.duty_u16(32768)
     simulated.advance_ms(500)
 
@@ -121,7 +126,7 @@ def test_labels_follow_the_board_given(tmp_path):
     board_file = tmp_path / "tiny.toml"
     board_file.write_text('name = "tiny"\nchip = "ESP32-C3"\n[pins]\ndoor_left = 4\n')
     simulated.reset("ESP32-C3")
-    machine.PWM(machine.Pin(4), freq=50, duty_ns=1_200_000)
+    servo(4, 1_200_000)
     simulated.advance_ms(40)
     trace = tmp_path / "c3.csv"
     with trace.open("w") as out:

@@ -101,7 +101,7 @@ def test_watchdog_resets_the_board(board):
 
 
 def test_the_trace_records_outputs_across_resets(board):
-    board.mpremote("exec", "import machine; machine.PWM(machine.Pin(18), freq=50, duty_ns=1_500_000)")
+    board.mpremote("exec", "import machine; machine.PWM(machine.Pin(18), freq=50, duty_u16=4915)")
     board.mpremote("soft-reset")
     board.stop()
     lines = board.trace.read_text().splitlines()
@@ -160,3 +160,193 @@ def test_two_boards_at_once_are_separate_and_stop_cleanly_on_sigint(tmp_path):
     finally:
         assert a.stop(signal.SIGINT) == 0
         assert b.stop(signal.SIGTERM) == 0
+
+
+def test_ticks_wrap_at_2_30_and_asyncio_sleeps_still_wake_on_time(tmp_path):
+    sim = SimProcess(tmp_path / "flash", "--start-ms", str((1 << 30) - 1500))
+    try:
+        script = tmp_path / "wrap.py"
+        script.write_text(
+            "import asyncio, time\n"
+            "t0 = time.ticks_ms()\n"
+            "async def nap():\n"
+            "    await asyncio.sleep_ms(1500)\n"
+            "asyncio.run(nap())\n"
+            "t1 = time.ticks_ms()\n"
+            "print(t0, t1, time.ticks_diff(t1, t0))\n")
+        t0, t1, slept = (int(n) for n in sim.mpremote("run", str(script)).stdout.split())
+        assert (1 << 30) - 1500 < t0 < 1 << 30 and t1 < 1500  # the chip's 30-bit ticks went round
+        assert 1500 <= slept < 1900  # the sleep ended on time, across the wrap
+    finally:
+        sim.stop()
+
+
+def test_the_board_names_the_chip_like_the_stock_build(tmp_path):
+    sim = SimProcess(tmp_path / "flash", "--board", "xiao-esp32s3")
+    try:
+        out = sim.mpremote("exec", "import sys, os; print(sys.platform); print(sys.implementation._machine); "
+                                   "print(os.uname().sysname, os.uname().machine); print(1 / 0)", check=False)
+        lines = out.stdout.splitlines()
+        machine = "Generic ESP32S3 module with ESP32-S3"
+        assert lines[:3] == ["esp32", machine, "esp32 " + machine]
+        assert "ZeroDivisionError" in out.stdout + out.stderr  # tracebacks still come back
+    finally:
+        sim.stop()
+
+
+def test_jumper_wires_are_in_place_at_every_boot_and_bad_ones_are_refused(tmp_path):
+    sim = SimProcess(tmp_path / "flash", "--jumper", "4:5", "--jumper", "18:19")
+    try:
+        ask = "import simboard; print(simboard.board.peer(4), simboard.board.peer(19))"
+        assert sim.mpremote("exec", ask).stdout.split() == ["5", "18"]
+        sim.mpremote("soft-reset")  # a fresh boot
+        assert sim.mpremote("exec", ask).stdout.split() == ["5", "18"]
+    finally:
+        sim.stop()
+    from click.testing import CliRunner
+
+    from host_tools.cli import cli
+
+    for specs, why in ((["4"], "not two GPIO numbers"), (["4:6"], "SPI flash"), (["4:40"], "no GPIO40"),
+                       (["4:5", "5:12"], "GPIO5 already has a jumper")):
+        result = CliRunner().invoke(cli, ["sim", *[arg for spec in specs for arg in ("--jumper", spec)]])
+        assert result.exit_code == 2 and why in result.output and "port:" not in result.output, result.output
+
+
+def test_the_heap_is_the_chips_by_default(tmp_path):
+    sim = SimProcess(tmp_path / "flash")
+    try:
+        out = sim.mpremote("exec", "b = bytearray(150_000)", check=False)
+        assert "MemoryError" in out.stdout + out.stderr  # a plain ESP32 has about 110 KB
+        sim.mpremote("exec", "b = bytearray(60_000)")
+    finally:
+        sim.stop()
+
+
+def test_bytes_the_repl_input_cannot_hold_are_lost_on_a_uart_console(tmp_path):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text(  # after a soft reset: busy for a while, then counts what waited for it
+        "import machine, select, sys, time\n"
+        "if machine.reset_cause() == machine.SOFT_RESET:\n"
+        "    print('busy')\n"
+        "    time.sleep_ms(300)\n"
+        "    ready = select.poll()\n"
+        "    ready.register(sys.stdin, select.POLLIN)\n"
+        "    n = 0\n"
+        "    while ready.poll(100):\n"
+        "        sys.stdin.buffer.read(1)\n"
+        "        n += 1\n"
+        "    print('waited', n)\n")
+    for board, kept in (("esp32-devkitc", 259), ("xiao-esp32c3", 600)):  # a USB-serial bridge; native USB
+        sim = SimProcess(flash, "--board", board, "--baud", "115200")
+        wire = Wire(sim.port)
+        try:
+            wire.send(b"\r")
+            wire.expect(">>> ")
+            wire.send(b"\x04")
+            wire.expect("busy")
+            wire.send(b"x" * 600)  # 52 ms at 115200 baud
+            wire.expect("waited " + str(kept) + "\r\n")
+        finally:
+            wire.close()
+            sim.stop()
+
+
+# -- the live trace, a UART on a pseudo-terminal, an RC receiver (gullwing sim --trace, --uart, --receiver) --
+
+def _deployed_sim(tmp_path, *args, trace=None):
+    """A virtual board running gullwing, started with `args`; also returns the lines after `port:`."""
+    from host_tools import deploy
+
+    sim = SimProcess(tmp_path / "flash", *args, trace=trace)
+    extra = [sim.proc.stdout.readline().strip() for _ in range(args.count("--uart"))]
+    deploy.deploy(port=sim.port, progress=False)
+    return sim, extra
+
+
+def _wait_for_growth(path, size, seconds):
+    """Seconds until `path` is larger than `size` bytes, polled every 5 ms; None if it stays as it is."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if path.stat().st_size > size:
+            return time.monotonic() - start
+        time.sleep(0.005)
+    return None
+
+
+def test_the_trace_file_keeps_up_with_the_doors_while_the_board_runs(tmp_path):
+    import csv
+
+    from host_tools import link
+
+    trace = tmp_path / "trace.csv"
+    sim, _ = _deployed_sim(tmp_path, trace=trace)
+    try:
+        time.sleep(0.3)  # the boot's own rows are out
+        size = trace.stat().st_size
+        assert link.send("door both open 600", port=sim.port).ok  # the doors start at the next tick
+        grew = _wait_for_growth(trace, size, 1.0)
+        assert grew is not None and grew < 0.2  # within 200 ms of the change, not when a buffer fills
+        time.sleep(0.8)  # the doors are open and hold
+        rows = list(csv.reader(trace.read_text().splitlines()))
+        assert rows[0] == ["t_us", "pin", "freq_hz", "duty_ns", "kind", "level"]
+        assert all(len(row) == 6 and row[4] in ("pwm", "gpio", "off") for row in rows[1:])
+        assert rows.count(rows[0]) == 1
+        door = [int(row[3]) for row in rows[1:] if row[1] == "18" and row[4] == "pwm"]
+        assert len(door) > 10 and door[-1] > door[0]  # the left door's pulse widened while it opened
+    finally:
+        sim.stop()
+
+
+def test_a_second_uart_on_its_own_terminal_answers_requests(tmp_path):
+    from host_tools import link
+
+    sim, extra = _deployed_sim(tmp_path, "--uart", "1")  # esp32-devkitc wires UART1 (uart_tx/uart_rx)
+    try:
+        assert re.fullmatch(r"uart1: /dev/pts/\d+", extra[0])
+        assert link.send("ping", port=sim.port).ok  # the firmware serves: its UART is open (bytes sent
+        # before that are lost, as on the chip)
+        wire = Wire(extra[0].split(": ")[1])
+        try:
+            wire.send(b"ping\n")
+            assert wire.expect("\n", timeout=3) == b"ok\n"
+            wire.send(b"#7 status\n")
+            assert wire.expect("\n", timeout=3).startswith(b"#7 ok {")
+        finally:
+            wire.close()
+    finally:
+        sim.stop()
+
+
+def test_a_receiver_on_the_throttle_pin_puts_the_transmitter_in_control(tmp_path):
+    import json
+
+    from host_tools import link
+
+    sim, _ = _deployed_sim(tmp_path, "--receiver", "34")  # esp32-devkitc: rc_throttle = 34, stick centred
+    try:
+        reply = link.send("status", port=sim.port)
+        deadline = time.monotonic() + 3
+        while json.loads(reply.line[3:]).get("rc") != "control" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            reply = link.send("status", port=sim.port)
+        assert json.loads(reply.line[3:])["rc"] == "control"  # live, no failsafe
+        time.sleep(0.5)  # and it stays so: the pulses keep coming
+        assert json.loads(link.send("status", port=sim.port).line[3:])["rc"] == "control"
+    finally:
+        sim.stop()
+
+
+def test_bad_uart_and_receiver_arguments_are_refused_before_anything_starts():
+    from click.testing import CliRunner
+
+    from host_tools.cli import cli
+
+    for args, words in ((["--uart", "0"], "UART0 stays with the console"), (["--uart", "3"], "UART1 to UART2"),
+                        (["--uart", "1", "--uart", "1"], "twice"), (["--receiver", "7"], "SPI flash"),
+                        (["--receiver", "40"], "no GPIO40"), (["--receiver", "34:3000"], "800 to 2200 us"),
+                        (["--receiver", "34:fast"], "GPIO[:US]"), (["--receiver", "34", "--receiver", "34:1000"],
+                                                                    "already has a receiver")):
+        result = CliRunner().invoke(cli, ["sim", *args])
+        assert result.exit_code == 2 and words in result.output, (args, result.output)
