@@ -398,21 +398,7 @@ class VirtualBoard:
             self._to_wire(bytes(cooked))
 
     def _to_wire(self, data):
-        deadline = time.monotonic() + 1.0
-        while data and not self._stop.is_set():
-            try:
-                written = os.write(self._master, data)
-                data = data[written:]
-                continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                return
-            if time.monotonic() > deadline:
-                # nobody is reading the port: a UART would drop these bytes too
-                termios.tcflush(self._slave, termios.TCIFLUSH)
-                return
-            select.select([], [self._master], [], 0.05)
+        _write_all(self._master, data, self._stop, self._slave)
 
 
 # -- wired from outside: the live trace, UART ports, RC receiver channels -----------------------------

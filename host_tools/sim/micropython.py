@@ -1,6 +1,14 @@
-"""`micropython` for CPython runs of the firmware (MicroPython has it built in and ignores this file)."""
+"""`micropython` for CPython runs of the firmware (MicroPython has it built in and ignores this file).
+
+What the ESP32 port's module has (py/modmicropython.c at MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES, without
+MICROPY_MEM_STATS, so no mem_total/mem_current/mem_peak, and no heap_locked). `native` and `viper` are not
+attributes there but decorators the compiler consumes; they are here so that CPython can run such code.
+"""
 
 from simboard import board
+
+_opt = [0]  # MP_STATE_VM(mp_optimise_value)
+_lock_depth = [0]  # gc_lock_depth
 
 
 def const(value):
@@ -20,11 +28,15 @@ def alloc_emergency_exception_buf(size):
 
 
 def schedule(func, arg):
+    # mp_micropython_schedule(): RuntimeError when the 8-deep queue is full
     board.schedule(func, arg)
 
 
-def opt_level(level=None):
-    return 0 if level is None else None
+def opt_level(*level):
+    if not level:
+        return _opt[0]
+    _opt[0] = int(level[0])
+    return None
 
 
 def kbd_intr(chr):
@@ -32,15 +44,23 @@ def kbd_intr(chr):
 
 
 def heap_lock():
-    return 0
+    # gc_lock(): nests; returns None
+    _lock_depth[0] += 1
 
 
 def heap_unlock():
-    return 0
+    # gc_unlock(): returns the depth left
+    if _lock_depth[0]:
+        _lock_depth[0] -= 1
+    return _lock_depth[0]
 
 
-def mem_info(verbose=False):
-    print("mem: simulated board (CPython run)")
+def mem_info(*verbose):
+    print("mem: simulated board (CPython run): no heap figures")
+
+
+def qstr_info(*verbose):
+    print("qstr pool: n_pool=0, n_qstr=0, n_str_data_bytes=0, n_total_bytes=0")
 
 
 def stack_use():

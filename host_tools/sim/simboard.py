@@ -97,7 +97,8 @@ class PinState:
         self.wave_gen = 0  # bumped to cancel a queued WAVE_EVENT
         self.ledc = -1  # the LEDC channel the GPIO matrix routes to this pin, -1 for none
         self.ledc_invert = 0  # 1: the GPIO matrix inverts that channel's signal
-        self.held = -1  # level another peripheral drives the pin at (a UART's TX), -1 for none
+        self.held = -1  # level another peripheral drives the pin at, -1 for none
+        self.uart = None  # the simuart.UartState whose TX line the GPIO matrix routes to this pin
 
 
 class Board:
@@ -144,6 +145,7 @@ class Board:
         self.wdt_timeout_us = 0
         self.wdt_deadline_us = -1  # -1 until a WDT is started; it cannot be stopped
         self.reset_cause = cause
+        self.wake_cause = 4 if cause == DEEPSLEEP_RESET else 0  # machine.wake_reason(): TIMER_WAKE
         self.uid = uid if uid is not None else b"\x24\x0a\xc4\x00\x00\x01"  # a MAC address
         self.cpu_freq = 160_000_000
         self.irq_state = 1
@@ -389,6 +391,10 @@ class Board:
             return self.ledc_level(state.ledc, t_us) ^ state.ledc_invert
         if state.held >= 0:
             return state.held
+        if state.uart is not None:
+            level = state.uart.line_level(gpio, t_us)  # idles high once its driver is installed
+            if level >= 0:
+                return level
         if state.mode == 3:  # Pin.OUT
             return state.out_level
         if state.mode == 7 and state.out_level == 0:  # Pin.OPEN_DRAIN pulls low, else lets go
@@ -598,14 +604,6 @@ class Board:
         out = bytes(state.sent)
         state.sent = bytearray()
         return out
-
-    def uart_line(self, gpio):
-        """The level a configured UART's TX drives on `gpio` (1 when idle), or -1 when no UART drives it."""
-        for state in self.uarts.values():
-            level = state.line_level(gpio)
-            if level >= 0:
-                return level
-        return -1
 
     # -- watchdog --------------------------------------------------------------------------------
 

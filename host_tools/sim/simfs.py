@@ -1,18 +1,26 @@
 """The board's flash filesystem and `os` module: a host folder mounted at `/`, as big as the partition.
 
-After install() this module stands in for `os` on the virtual board (sys.modules["os"]): everything is
-the interpreter's own, except that ilistdir() reports file sizes and statvfs() the partition, as on
-LittleFS, writes past the partition size fail with OSError(ENOSPC) like a full board, and rename() goes
-through a second, hidden mount of the host's filesystem, because this build's VfsPosix mangles both
-paths of a rename when mounted with a root folder.
+After install() this module stands in for `os` on the virtual board (sys.modules["os"]): the interpreter's
+own functions, made to answer as the ESP32 port's LittleFS (extmod/vfs_lfsx.c) does: stat() and ilistdir()
+give LittleFS's tuples, remove() and rmdir() both delete a file or an empty folder, statvfs() reports the
+partition, writes past the partition size fail with OSError(ENOSPC) like a full board, and sync() is there.
+What the ESP32's os lacks (getenv, system, errno, VfsPosix, ...) is gone. rename() goes through a second,
+hidden mount of the host's filesystem, because this build's VfsPosix mangles both paths of a rename when
+mounted with a root folder.
 """
 
 import builtins
-import errno
 import io
 import os as _os
 import sys
 from os import *  # noqa: F403  (this module is the board's os)
+
+# extmod/modos.c as the ESP32 port configures it: no getenv/putenv/unsetenv, system or errno, and of the
+# filesystem types only VfsFat and VfsLfs2
+for _name in ("getenv", "putenv", "unsetenv", "system", "errno", "VfsPosix", "VfsLfs1"):
+    globals().pop(_name, None)
+
+_ENOSPC = 28  # lfs2's LFS_ERR_NOSPC, as OSError(28); MicroPython's errno module has no name for it
 
 BLOCK = 4096
 HOST_MOUNT = "/.hostfs"  # the host's filesystem, unlisted: only rename() uses it
@@ -47,6 +55,30 @@ def _host_path(path):
 def rename(old, new):
     _os.stat(old)  # the board's own error for a missing file
     _os.rename(_host_path(old), _host_path(new))
+
+
+def stat(path):
+    """MP_VFS_LFSx(stat): (mode, 0, 0, 0, 0, 0, size, mtime, mtime, mtime), the mode S_IFREG or S_IFDIR alone
+    and the size 0 for a folder. The mtime is the host's (the epoch of the board's time.time())."""
+    st = _os.stat(path)
+    is_dir = st[0] & 0x4000
+    mtime = int(st[8])
+    return (0x4000 if is_dir else 0x8000, 0, 0, 0, 0, 0, 0 if is_dir else st[6], mtime, mtime, mtime)
+
+
+def remove(path):
+    """lfs2_remove() serves both os.remove() and os.rmdir(): a file, or a folder once empty (ENOTEMPTY)."""
+    if _os.stat(path)[0] & 0x4000:
+        _os.rmdir(path)
+    else:
+        _os.remove(path)
+
+
+rmdir = unlink = remove
+
+
+def sync():
+    return None  # MICROPY_PY_OS_SYNC: LittleFS writes through, nothing is pending
 
 
 def listdir(path="."):
@@ -88,7 +120,7 @@ class _QuotaFile(io.IOBase):
 
     def write(self, data):
         if len(data) > self._room:
-            raise OSError(errno.ENOSPC)
+            raise OSError(_ENOSPC)
         self._room -= len(data)
         return self._f.write(data)
 

@@ -19,6 +19,7 @@ data)` hands bytes to the RX side at once (a device whose bytes arrived while no
 
 import io
 
+import chips
 import simboard
 from simboard import board
 from simpin import check_pin, gpio_of
@@ -44,8 +45,7 @@ _POLLOUT = 4
 
 
 class _Chip:
-    def __init__(self, count, uart_repl, sclk_hz, div_bits, pre_div, default_pins, tout_unit):
-        self.count = count  # SOC_UART_NUM: UART(0) .. UART(count - 1)
+    def __init__(self, uart_repl, sclk_hz, div_bits, pre_div, default_pins, tout_unit):
         self.uart_repl = uart_repl  # uart.h: MICROPY_HW_ENABLE_UART_REPL (no USB console): the REPL owns UART0
         self.sclk_hz = sclk_hz  # APB 80 MHz (ESP32, S2) or XTAL 40 MHz (SOC_UART_SUPPORT_XTAL_CLK: S3, C3)
         self.div_max = (1 << div_bits) - 1  # integer part of the baud divider (uart_ll.h: UART_CLKDIV_V)
@@ -55,10 +55,10 @@ class _Chip:
 
 
 _CHIPS = {
-    "ESP32": _Chip(3, True, 80_000_000, 20, False, ((-1, -1), (10, 9), (17, 16)), 8),
-    "ESP32-S2": _Chip(2, False, 80_000_000, 20, False, ((-1, -1), (10, 9)), 8),
-    "ESP32-S3": _Chip(3, False, 40_000_000, 12, True, ((-1, -1), (10, 9), (17, 16)), 1),
-    "ESP32-C3": _Chip(2, False, 40_000_000, 12, True, ((-1, -1), (10, 9)), 1),
+    "ESP32": _Chip(True, 80_000_000, 20, False, ((-1, -1), (10, 9), (17, 16)), 8),
+    "ESP32-S2": _Chip(False, 80_000_000, 20, False, ((-1, -1), (10, 9)), 8),
+    "ESP32-S3": _Chip(False, 40_000_000, 12, True, ((-1, -1), (10, 9), (17, 16)), 1),
+    "ESP32-C3": _Chip(False, 40_000_000, 12, True, ((-1, -1), (10, 9)), 1),
 }
 
 # rxidle_state of machine_uart.c
@@ -324,8 +324,18 @@ class UartState:
                 return _frame_bit(data[pos // frame[0]], pos % frame[0], frame) ^ b_inv
         return 1 ^ inv
 
-    def line_level(self, gpio):
-        return self.line_at(board.now_us * 1000) if self.installed and gpio == self.tx else -1
+    def line_level(self, gpio, t_us):
+        return self.line_at(t_us * 1000) if self.installed and gpio == self.tx else -1
+
+    def route_tx(self, gpio):
+        """The GPIO matrix connects the TX signal to `gpio` (uart_set_pin): the pin, and a pin jumpered
+        to it, read the line; the previous TX pin goes back to its own drive."""
+        if self.tx >= 0 and self.tx != gpio and board.pin(self.tx).uart is self:
+            board.pin(self.tx).uart = None
+            board.wire_changed(self.tx)
+        if gpio >= 0:
+            board.pin(gpio).uart = self
+            board.wire_changed(gpio)
 
     def edges_from(self, t_ns):
         """Times where the TX line may change, at or after t_ns, in order (bit boundaries, burst ends)."""
@@ -474,7 +484,7 @@ class UART(io.IOBase):
         # machine_uart.c: mp_machine_uart_make_new; one peripheral per id, its settings live on in the driver
         if not isinstance(id, int):
             raise TypeError("can't convert " + type(id).__name__ + " to int")
-        count = _CHIPS[board.chip.name].count
+        count = chips.UARTS[board.chip.name]  # SOC_UART_NUM: UART(0) .. UART(count - 1)
         if not 0 <= id < count:
             raise ValueError("UART(" + str(id) + ") does not exist")
         self._id = id
@@ -521,6 +531,7 @@ class UART(io.IOBase):
             if pin >= 0 and board.chip.pin_problem(pin, False):
                 # the default pins too: UART1's GPIO9/10 are the ESP32's flash (stricter than upstream)
                 raise ValueError(board.chip.pin_problem(pin, False))
+        s.route_tx(tx_pin)
         s.tx, s.rx, s.rts, s.cts = tx_pin, rx_pin, rts_pin, cts_pin
         if bits:
             if bits not in (5, 6, 7, 8):

@@ -25,13 +25,19 @@ print(allocprobe.bytes_per_call(nothing), allocprobe.bytes_per_call(boxes_a_floa
       allocprobe.bytes_per_call(grows))
 '''
 
+_ENV = dict(os.environ, MICROPYPATH=os.pathsep.join([*map(str, MODULE_PATH), ".frozen"]))
+
+
+def _micropython(tmp_path, source):
+    """Run `source` as a script in the MicroPython unix port; the words it prints."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    return subprocess.run([micropython_binary(), str(script)], capture_output=True, text=True, env=_ENV,
+                          check=True).stdout.split()
+
 
 def test_probe_counts_zero_for_nothing_and_sees_every_allocation(tmp_path):
-    script = tmp_path / "probe.py"
-    script.write_text(PROBE)
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([*map(str, MODULE_PATH), ".frozen"]))
-    out = subprocess.run([micropython_binary(), str(script)], capture_output=True, text=True, env=env,
-                         check=True).stdout.split()
+    out = _micropython(tmp_path, PROBE)
     nothing, boxed, grown = map(int, out)
     assert nothing == 0
     assert boxed >= 16  # a float is a heap object in MicroPython
@@ -82,11 +88,7 @@ print(allocprobe.bytes_per_call(lambda: big(1, 2)), allocprobe.transient_per_cal
 
 
 def test_transient_bytes_show_a_heap_frame_and_the_simulator_s_share_apart(tmp_path):
-    script = tmp_path / "frames.py"
-    script.write_text(FRAMES)
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([*map(str, MODULE_PATH), ".frozen"]))
-    out = subprocess.run([micropython_binary(), str(script)], capture_output=True, text=True, env=env,
-                         check=True).stdout.split()
+    out = _micropython(tmp_path, FRAMES)
     kept, small, big, both, simulator = map(int, out[:5])
     assert kept == 0 and small == 0  # gc.mem_alloc() never sees a frame freed on return
     assert big > 0  # micropython.mem_total() does
@@ -126,9 +128,8 @@ TICK_PATH = {
 def _frame_words():
     """{(file name, function name): largest frame in words} for the firmware, from the unix port's
     bytecode dump (`micropython -v -v` prints N_STATE and N_EXC_STACK of every code block)."""
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([*map(str, MODULE_PATH), ".frozen"]))
     out = subprocess.run([micropython_binary(), "-v", "-v", "-c", "import gullwing.app"], capture_output=True,
-                         text=True, env=env, check=True).stdout
+                         text=True, env=_ENV, check=True).stdout
     words, block = {}, None
     state = 0
     for line in out.splitlines():
