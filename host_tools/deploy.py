@@ -35,7 +35,8 @@ CHUNK = 8192  # base64 characters per call: large enough that the per-call overh
 WBITS = 12  # deflate window: 4 KB of the board's RAM while inflating
 BOOT_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 3
-CONNECT_TRIES = 2
+CONNECT_TRIES = 3
+READ_TIMEOUT_S = 1.0
 
 
 @dataclass
@@ -146,6 +147,7 @@ def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progr
                 raise errors.BoardDiskFull(f"the board has {info['free'] // 1024} KB free and this deploy needs "
                                            f"{need // 1024 + 1} KB; nothing was changed")
             payload = {p: pack(files[p], info["inflate"]) for p in to_send}
+            _fresh_heap(link)
             _upload(link, payload, {p: hashes[p] for p in to_send}, info["inflate"], console, progress)
         if changed or removed:
             plan = {"moves": [[STAGE + p, p] for p in changed], "deletes": removed, "manifest": manifest}
@@ -166,17 +168,22 @@ def _connect(device):
         link = SerialTransport(device, baudrate=115200)
     except TransportError as exc:
         raise errors.PortBusy("serial port " + device + " could not be opened") from exc
-    link.serial.timeout = 0.1  # on a pseudo-terminal mpremote reads without asking what is waiting
+    # mpremote reads some replies without asking what is waiting (the first byte of each reply, the
+    # raw-paste header and its flow control): a busy board may take a while, a dead one must not hang us
+    link.serial.timeout = READ_TIMEOUT_S
     link.serial = _Counted(link.serial)
     try:
         for attempt in range(CONNECT_TRIES):
             link.serial.deadline = time.monotonic() + CONNECT_TIMEOUT_S
             try:
                 link.enter_raw_repl(soft_reset=False, timeout_overall=CONNECT_TIMEOUT_S)  # Ctrl-C stops the app
+                out, err = link.exec_raw("print('gw-ready')", timeout=CONNECT_TIMEOUT_S)
+                if b"gw-ready" not in out or err:  # a prompt left over from a start that went on into main.py
+                    raise TransportError("the raw REPL did not run code")
                 break
             except TransportError:
                 # A board still starting takes the Ctrl-C in boot.py and then runs main.py, whose app
-                # reads the Ctrl-A as a request: a second Ctrl-C stops the app too.
+                # reads the Ctrl-A as a request: another Ctrl-C stops the app too.
                 if attempt == CONNECT_TRIES - 1:
                     raise
         link.serial.deadline = None
@@ -201,6 +208,18 @@ def _call(link, code):
         raise errors.BoardNotAnswering("the board stopped answering during the deploy: " + str(exc),
                                        hint="check the cable and deploy again; the board still boots "
                                             "and the next deploy completes this one") from exc
+
+
+def _fresh_heap(link):
+    """Soft-reset from the raw REPL before an upload: the app that Ctrl-C stopped still holds most of a
+    small chip's heap (about 110 KB on an ESP32), where an upload chunk needs 8 KB in one piece. boot.py
+    runs again (completing an interrupted commit), main.py does not, and the agent is loaded anew."""
+    try:
+        link.enter_raw_repl(soft_reset=True, timeout_overall=BOOT_TIMEOUT_S)
+    except TransportError as exc:
+        raise errors.BoardNotAnswering("the board did not come back from a soft reset during the deploy",
+                                       hint="check the cable and deploy again; the board still boots") from exc
+    _load_agent(link)
 
 
 def _load_agent(link):

@@ -7,8 +7,8 @@ and `board.trace` holds every output change. The virtual board runs the same cod
 (`board.use_real_time()`): the clock follows the host and due events fire whenever time is read.
 
 `board.jumper(4, 5)` wires two pins: a pin that drives nothing reads what its peer drives (GPIO, open
-drain, a PWM waveform, a level a peripheral declares with `board.set_driven()`). Pin.irq handlers and
-micropython.schedule() share one 8-deep scheduler queue, as on the chip: an edge finding it full is lost.
+drain, a PWM waveform, a UART's TX line). Pin.irq handlers and micropython.schedule() share one 8-deep
+scheduler queue, as on the chip: an edge finding it full is lost.
 """
 
 import heapq
@@ -97,7 +97,6 @@ class PinState:
         self.wave_gen = 0  # bumped to cancel a queued WAVE_EVENT
         self.ledc = -1  # the LEDC channel the GPIO matrix routes to this pin, -1 for none
         self.ledc_invert = 0  # 1: the GPIO matrix inverts that channel's signal
-        self.held = -1  # level another peripheral drives the pin at, -1 for none
         self.uart = None  # the simuart.UartState whose TX line the GPIO matrix routes to this pin
 
 
@@ -340,13 +339,6 @@ class Board:
         """The GPIO jumpered to `gpio`, or -1."""
         return self.jumpers.get(gpio, -1)
 
-    def set_driven(self, gpio, level):
-        """A peripheral other than the GPIO block and the LEDC drives `gpio` at `level` (a UART's TX
-        idles high); -1 when it lets go. The pin and whatever is jumpered to it read that level."""
-        state = self.pin(gpio)
-        state.held = level
-        self.wire_changed(gpio)
-
     # -- inputs driven from outside --------------------------------------------------------------
 
     def pin(self, gpio):
@@ -389,8 +381,6 @@ class Board:
             return -1
         if state.ledc >= 0:
             return self.ledc_level(state.ledc, t_us) ^ state.ledc_invert
-        if state.held >= 0:
-            return state.held
         if state.uart is not None:
             level = state.uart.line_level(gpio, t_us)  # idles high once its driver is installed
             if level >= 0:

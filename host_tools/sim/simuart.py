@@ -494,6 +494,9 @@ class UART(io.IOBase):
         self._s = state
         self.init(*args, **kwargs)
 
+    def __del__(self):
+        pass  # CPython's io.IOBase would flush a collected UART, waiting on whatever board runs then
+
     def init(self, baudrate=0, bits=0, parity=-1, stop=0, *, tx=None, rx=None, rts=None, cts=None, txbuf=-1,
              rxbuf=-1, timeout=-1, timeout_char=-1, invert=-1, flow=-1):
         # machine_uart.c: mp_machine_uart_init_helper, step by step (an error leaves the earlier steps done)

@@ -4,7 +4,7 @@ through the port's 8-deep scheduler queue."""
 
 import machine
 from fwtest import MICROPYTHON, raises
-from machine import PWM, Pin
+from machine import PWM, UART, Pin
 from simboard import board
 
 
@@ -43,12 +43,16 @@ def test_a_pin_reads_a_pwm_waveform_through_the_wire():
     assert seen == [1, 1, 0, 0, 1, 1, 0]
 
 
-def test_a_peripheral_can_say_it_drives_a_pin_like_an_idle_uart_tx():
+def test_a_pin_reads_a_uarts_tx_line_through_the_wire():
     inp = Pin(5, Pin.IN)
-    board.set_driven(4, 1)
-    assert inp.value() == 1 and board.level(4) == 1
-    board.set_driven(4, -1)
-    assert inp.value() == 0
+    assert inp.value() == 0  # nothing drives the wire
+    uart = UART(1, 9600, tx=4, rx=18)
+    assert inp.value() == 1  # a UART's TX idles high
+    uart.write(b"\x00")
+    board.advance_us(50)
+    assert inp.value() == 0  # the start bit
+    uart.deinit()
+    assert inp.value() == 0  # the driver is gone: nothing drives it
 
 
 def test_time_pulse_us_measures_a_pwm_exactly_through_the_wire():
