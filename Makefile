@@ -32,8 +32,9 @@ typecheck: $(STAMP)
 compile: $(STAMP)
 	$(BIN)/python -m host_tools.build --check
 
+# Each test file runs whole in one of three workers (a file's MicroPython run is one process).
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,4 +1,5 @@
-"""Provisioning one virtual board against eight at once (deploy and self-test), side by side."""
+"""Provisioning one virtual board against eight at once (deploy and the whole self-test, output pins read from
+each board's live trace), side by side."""
 
 import tempfile
 import time
@@ -13,11 +14,12 @@ MANY = 8
 
 def _run(count, folder):
     with ExitStack() as stack:
-        boards = [stack.enter_context(VirtualBoard(flash_dir=folder / f"b{count}-{i}")) for i in range(count)]
+        boards = [stack.enter_context(VirtualBoard(flash_dir=folder / f"b{count}-{i}",
+                                                   trace_path=folder / f"b{count}-{i}.csv")) for i in range(count)]
         time.sleep(0.5)
         start = time.monotonic()
         results, _ = provision.provision([b.port for b in boards], kit.load("az1-1to8"), reports=folder / "rep",
-                                         live=False, console=_quiet())
+                                         live=False, console=_quiet(), traces={b.port: b.trace_path for b in boards})
         seconds = time.monotonic() - start
     assert all(r.passed for r in results), [r.error for r in results]
     return seconds

@@ -7,6 +7,8 @@
     usb_ids = ["10c4:ea60"]               # vendor:product of its USB-serial bridge, for port discovery
     header = [4, 16, 17, 18, 19]          # optional: the GPIOs the board gives access to (pins, LED)
     led_active_low = false                # optional: the status LED lights when its pin is low
+    [layout]                              # optional: the pins as printed, for wiring diagrams (host_tools/wiring.py)
+    rows = [["3V3", "EN", "VP=36", "34"], ["GND", "23"]]
     [pins]
     door_left = 18                        # role = GPIO
 
@@ -74,7 +76,7 @@ USB_PIN = "usb-pin"
 CONSOLE_PIN = "console-pin"
 
 _KEYS = {"name": str, "title": str, "chip": str, "module": str, "usb_ids": list, "header": list,
-         "led_active_low": bool, "pins": dict}
+         "led_active_low": bool, "pins": dict, "layout": dict}
 _REQUIRED = ("name", "chip", "pins")
 _USB_ID = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
 _TYPE_NAMES = {str: "a string", list: "a list", dict: "a table", int: "an integer", bool: "true or false"}
@@ -106,6 +108,7 @@ class Board:
     module: str | None = None
     header: tuple[int, ...] | None = None  # the GPIOs the board gives access to, when the file says
     led_active_low: bool = False
+    layout: dict | None = None  # the [layout] table, checked; host_tools.wiring reads it
 
     @property
     def chip_name(self):
@@ -247,6 +250,7 @@ def from_dict(data, path):
         module=data.get("module"),
         header=tuple(header) if header is not None else None,
         led_active_low=data.get("led_active_low", False),
+        layout=data.get("layout"),
     )
 
 
@@ -287,6 +291,8 @@ def check(data, file, expected_name=None):
                          header=_header(_list(data, "header"), chip, error) if "header" in data else None)
     if isinstance(data.get("pins"), dict):
         problems.extend(check_pins(data["pins"], rules, file))
+    if isinstance(data.get("layout"), dict) and rules is not None:
+        _check_layout(data["layout"], rules, error)
     return problems
 
 
@@ -323,6 +329,33 @@ def _header(header, chip, error):
         else:
             gpios.append(gpio)
     return tuple(gpios)
+
+
+def _check_layout(layout, rules, error):
+    """The [layout] table: `rows` of printed pin names (host_tools.wiring.pin_of reads each), optional
+    `top` (what is at the top of the rows) and `onboard_led` (the `led` GPIO drives an LED on the board)."""
+    from host_tools import wiring  # the one reader of a pin's printed name
+
+    known = {"rows": list, "top": str, "onboard_led": bool}
+    for key, value in layout.items():
+        if key not in known:
+            error("layout." + key, "unknown key", _did_you_mean(key, known, "known keys"), UNKNOWN_KEY)
+        elif not isinstance(value, known[key]):
+            error("layout." + key, "must be " + _TYPE_NAMES[known[key]] + ", not " + repr(value), kind=WRONG_TYPE)
+    rows = layout.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        error("layout.rows", "must be a list of rows, each a list of the pins' printed names", kind=WRONG_TYPE)
+        return
+    for r, row in enumerate(rows):
+        for i, printed in enumerate(row):
+            try:
+                _, gpio, _ = wiring.pin_of(printed)
+            except ValueError as exc:
+                error("layout.rows[" + str(r) + "][" + str(i) + "]", str(exc), wiring.PRINTED_HELP, WRONG_TYPE)
+                continue
+            if gpio is not None and rules.header is not None and gpio not in rules.header:
+                error("layout.rows[" + str(r) + "][" + str(i) + "]", "GPIO" + str(gpio) + " is not in header",
+                      "list it in header too", NOT_BROKEN_OUT)
 
 
 def check_pins(pins, rules, file):

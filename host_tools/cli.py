@@ -7,9 +7,13 @@ import click
 from host_tools import __version__
 from host_tools.errors import GullwingError
 
-BOARD_HELP = "Board file: a name from `gullwing boards list` or a path to a .toml file; default esp32-devkitc."
-PORT_HELP = ("Serial port of the board. Default: $GULLWING_PORT, else the one connected board found by its USB "
-             "id (several or none is an error that lists the ports).")
+BOARD_HELP = ("Board file: a name from `gullwing boards list` or a path to a .toml file. Default: $GULLWING_BOARD, "
+              "else the project's gullwing.toml, else esp32-devkitc.")
+PROJECT_FILE = "gullwing.toml"
+PROJECT_HINT = ('gullwing.toml holds at most board = "NAME" and kit = "NAME" (names from `gullwing boards list` '
+                "and kits/, or paths to .toml files)")
+PORT_HELP = ("Serial port of the board. Default: $GULLWING_PORT, else the one connected board: found by its USB "
+             "id, or a running `gullwing sim` (several or none is an error that lists the ports).")
 
 
 def report(exc):
@@ -19,14 +23,78 @@ def report(exc):
         click.echo("hint: " + exc.hint, err=True)
 
 
+def project_defaults():
+    """The project's board and kit, for a command line that names neither: GULLWING_BOARD / GULLWING_KIT,
+    else gullwing.toml in the working folder. Returns (board, kit, where they came from); None for what
+    is not set. The first of these that names either decides both."""
+    import os
+    import tomllib
+    from pathlib import Path
+
+    from_env = {key: os.environ.get("GULLWING_" + key.upper()) or None for key in ("board", "kit")}
+    if any(from_env.values()):
+        where = " and ".join("GULLWING_" + key.upper() for key, value in from_env.items() if value)
+        return from_env["board"], from_env["kit"], "from " + where
+    path = Path(PROJECT_FILE)
+    if not path.exists():
+        return None, None, ""
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise GullwingError(PROJECT_FILE + ": not valid TOML: " + str(exc), hint=PROJECT_HINT) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GullwingError(PROJECT_FILE + ": cannot be read: " + str(getattr(exc, "strerror", None) or exc),
+                            hint="make it a readable text file, or remove it") from None
+    for key, value in data.items():
+        if key not in ("board", "kit"):
+            raise GullwingError(PROJECT_FILE + ": " + key + ": unknown key", hint=PROJECT_HINT)
+        if not isinstance(value, str) or not value:
+            raise GullwingError(PROJECT_FILE + ": " + key + ": must be a name in quotes", hint=PROJECT_HINT)
+    return data.get("board"), data.get("kit"), "from " + PROJECT_FILE
+
+
+def project_board(board_name):
+    """The board for a command that takes --board: the option, else the project's board (or its kit's
+    board; the two must agree), else None (the default board)."""
+    if board_name:
+        return board_name
+    board, kit_name, where = project_defaults()
+    if not board and not kit_name:
+        return None
+    from host_tools import deploy
+
+    return str(deploy.target(board, kit_name, where).board.path)
+
+
+# What a Ctrl-C leaves behind, by command; the rest leave nothing half done.
+INTERRUPTED_HINTS = {
+    "deploy": "the board still boots (its old firmware, or the new one if the deploy had committed); "
+              "`gullwing deploy` again completes it",
+    "flash": "the board may now have no working MicroPython: run `gullwing flash` again to write it whole",
+}
+INTERRUPTED_HINT = "nothing was left half done; run the command again when you are ready"
+
+
 class _ReportingGroup(click.Group):
-    """Runs the commands; a GullwingError from any of them is reported and exits with status 2."""
+    """Runs the commands. What a user can cause is reported as one `error:` line and one `hint:` line:
+    a GullwingError, an OS-level failure (a file or folder that cannot be read or written, a serial port
+    that fails: errors.from_exception) exit with status 2, Ctrl-C with 130. Anything else is a bug and
+    keeps its traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except GullwingError as exc:
-            report(exc)
+        except KeyboardInterrupt:
+            hint = INTERRUPTED_HINTS.get(ctx.invoked_subcommand or "", INTERRUPTED_HINT)
+            report(GullwingError("interrupted (Ctrl-C)", hint=hint))
+            ctx.exit(130)
+        except Exception as exc:
+            from host_tools.errors import from_exception
+
+            error = from_exception(exc)
+            if error is None:
+                raise
+            report(error)
             ctx.exit(2)
 
 
@@ -37,8 +105,7 @@ def cli():
 
 
 @cli.command()
-@click.option("--board", "board_name", default=None, metavar="NAME",
-              help="Board file (name in boards/ or a path); default esp32-devkitc.")
+@click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
 @click.option("--flash", "flash_dir", type=click.Path(file_okay=False), default=None,
               help="Folder that plays the board's flash; kept across runs. Default: a fresh temporary one.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
@@ -61,19 +128,24 @@ def cli():
 @click.option("--receiver", "receivers", multiple=True, metavar="GPIO[:US]",
               help="An RC receiver channel on GPIO: a pulse of US microseconds (800-2200, default 1500) every "
                    "20 ms. Repeatable.")
-def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers):
+@click.option("--download", is_flag=True,
+              help="Power up with BOOT held: the ROM loader answers esptool on the port (`--before no-reset`).")
+def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers, download):
     """Run a virtual board: MicroPython behind a serial port that every tool can use.
 
     The first line printed is `port: /dev/pts/N`. It boots like an ESP32 (boot.py, then main.py), answers
     Ctrl-C, the raw REPL and raw-paste mode, soft-resets on Ctrl-D, and keeps its files in the flash
     folder across resets. Stop it with Ctrl-C or SIGTERM.
+
+    The board's serial port is also served over RFC 2217 (the `rfc2217:` line), where DTR and RTS reach the
+    board's auto-reset circuit as on a DevKitC: esptool resets it into its ROM loader and back.
     """
     import signal
 
     from host_tools import boards
     from host_tools.virtual_board import VirtualBoard, parse_jumpers, parse_receivers, parse_uarts
 
-    board = boards.load(board_name)
+    board = boards.load(project_board(board_name))
     try:
         wires = parse_jumpers(board.chip_name, jumpers)
     except ValueError as exc:
@@ -89,11 +161,12 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
     usb_console = bool(board.usb_ids) and board.usb_ids[0].startswith("303a:")  # Espressif's own USB
     vb = VirtualBoard(chip=board.chip_name, flash_dir=flash_dir, trace_path=trace_path, heap_kb=heap_kb,
                       baud=baud, flash_kb=flash_kb, name=board.name, jumpers=wires, start_ms=start_ms,
-                      usb_console=usb_console, receivers=channels, uarts=uart_ids)
+                      usb_console=usb_console, receivers=channels, uarts=uart_ids, download=download)
     port = vb.start()
     click.echo("port: " + port)
     for uart_id, wired in vb.uart_ports.items():
         click.echo("uart" + str(uart_id) + ": " + wired.port)
+    click.echo("rfc2217: rfc2217://127.0.0.1:" + str(vb.rfc2217_port))
     click.echo("board: " + board.name + " (" + board.chip_name + "), flash: " + str(vb.flash_dir)
                + ("" if not trace_path else ", trace: " + str(vb.trace_path)), err=True)
     sys.stdout.flush()
@@ -126,7 +199,7 @@ def flash_command(port, firmware, board_name, erase, verbose):
     """
     from host_tools import flash
 
-    flash.flash(port, firmware, board_name, erase=erase, verbose=verbose)
+    flash.flash(port, firmware, project_board(board_name), erase=erase, verbose=verbose)
 
 
 @cli.command("plot", short_help="Plot servo pulse widths and motor duty of a trace.")
@@ -146,7 +219,7 @@ def plot_command(trace, output, board_name):
 
     from host_tools import plot
 
-    written = plot.plot(trace, output or Path(trace[0]).with_suffix(".png"), board_name)
+    written = plot.plot(trace, output or Path(trace[0]).with_suffix(".png"), project_board(board_name))
     click.echo("wrote " + str(written))
 
 
@@ -195,16 +268,26 @@ def boards_check(files):
 
 @cli.command()
 @click.option("--port", default=None, help=PORT_HELP)
-@click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
-def deploy(port, board_name):
+@click.option("--board", "board_name", default=None, metavar="NAME",
+              help="Board file: a name from `gullwing boards list` or a path to a .toml file.")
+@click.option("--kit", "kit_name", default=None, metavar="NAME",
+              help="Kit file (name in kits/ or a path): its board and its settings in config.json.")
+def deploy(port, board_name, kit_name):
     """Compile the firmware and put it on the board: only what changed is sent, old files are removed.
+
+    Board file and kit: --board / --kit, else $GULLWING_BOARD / $GULLWING_KIT, else gullwing.toml in
+    the working folder, else the ones the board's last deploy installed, else esp32-devkitc. A board
+    whose chip is not the board file's is refused before anything is written.
 
     A deploy interrupted at any point (cable pulled, power cut) leaves a board that boots; the next
     deploy completes it. The board is reset at the end and must come up with the new firmware.
     """
     from host_tools import deploy as deployer
 
-    click.echo(deployer.deploy(port=port, board=board_name).line())
+    source = ""
+    if board_name is None and kit_name is None:
+        board_name, kit_name, source = project_defaults()
+    click.echo(deployer.deploy(port=port, board=board_name, kit=kit_name, source=source).line())
 
 
 # -- talking to the firmware ------------------------------------------------------------------------
@@ -302,12 +385,31 @@ def kit_check(kit_file):
 @click.argument("kit_file")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Folder for config.json, bom.md and the wiring diagram (wiring.svg, wiring.png).")
-def kit_build(kit_file, out_dir):
-    """Write a kit's device config, bill of materials and wiring diagram."""
-    from host_tools import kit, wiring
+@click.option("--board", "board_name", default=None, metavar="NAME",
+              help="Build the kit on this board instead of its own (a name from `gullwing boards list` or a path).")
+def kit_build(kit_file, out_dir, board_name):
+    """Write a kit's device config, bill of materials and wiring diagram.
 
-    for path in wiring.build(kit.load(kit_file), out_dir):
+    KIT_FILE is a name from `gullwing kit list` or a path. With --board the kit's settings go onto that
+    board: its pins, its bill of materials and its wiring diagram (docs/kits.md).
+    """
+    from host_tools import boards, kit, wiring
+
+    loaded = kit.load(kit_file)
+    if board_name:
+        loaded = loaded.on_board(boards.load(board_name))
+    for path in wiring.build(loaded, out_dir):
         click.echo("wrote " + str(path))
+
+
+@kit_group.command("list")
+def kit_list():
+    """List the catalogued kits (kits/*.toml): name, board and title."""
+    from host_tools import kit
+
+    for name in kit.names():
+        loaded = kit.load(name)
+        click.echo(name.ljust(12) + "  " + loaded.board.name.ljust(20) + "  " + loaded.title)
 
 
 @cli.command()
@@ -318,11 +420,15 @@ def kit_build(kit_file, out_dir):
               help="Flash this MicroPython image first.")
 @click.option("--reports", type=click.Path(file_okay=False), default="provision-reports", show_default=True,
               help="Folder for the run's report (JSON and a readable summary).")
-def provision(kit_file, port_list, all_boards, firmware, reports):
+@click.option("--trace", "trace_specs", multiple=True, metavar="PORT=FILE",
+              help="The live trace of the virtual board on PORT (`gullwing sim --trace FILE`): its output pins are "
+                   "checked too (servo pulses, motor duty, buzzer). Repeatable.")
+def provision(kit_file, port_list, all_boards, firmware, reports, trace_specs):
     """Flash (when asked), deploy and self-test many boards at once, with a live table and a report.
 
     Each board runs on its own: one that fails does not stop the others. Boards that passed with this
-    kit and version before are skipped, so a rerun provisions only what failed. Exits 1 if any failed.
+    kit and version before are skipped without being written to, so a rerun provisions only what
+    failed. Exits 1 if any failed.
     """
     from host_tools import kit
     from host_tools import provision as provisioning
@@ -333,7 +439,13 @@ def provision(kit_file, port_list, all_boards, firmware, reports):
     targets = provisioning.all_ports() if all_boards else list(port_list)
     if not targets:
         raise click.UsageError("no boards found")
-    results, report = provisioning.provision(targets, loaded, firmware, reports)
+    traces = {}
+    for spec in trace_specs:
+        port, _, path = spec.partition("=")
+        if not port or not path:
+            raise click.BadParameter(repr(spec) + " is not PORT=FILE", param_hint="--trace")
+        traces[port] = path
+    results, report = provisioning.provision(targets, loaded, firmware, reports, traces=traces)
     click.echo(report.with_suffix(".txt").read_text() + "report: " + str(report))
     sys.exit(0 if all(r.passed for r in results) else 1)
 

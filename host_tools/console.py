@@ -14,8 +14,10 @@ import threading
 import time
 from pathlib import Path
 
+import serial
+
 from host_tools import errors, ports
-from host_tools.link import split_reply
+from host_tools.link import Link, split_reply
 
 STATUS_EVERY_S = 0.5
 HISTORY = Path.home() / ".gullwing_history"
@@ -34,11 +36,18 @@ GRAMMAR = {
 
 
 class Session:
-    """One open connection: `request()` from any thread, events to `on_event`."""
+    """One open connection: `request()` from any thread, events to `on_event`. A board at the MicroPython
+    prompt is restarted first (link.Link does it); `lost` is the PortLost once the port has gone away."""
 
     def __init__(self, port=None, on_event=print, timeout=3.0):
         self.port = ports.choose_port(port)
         self.serial = ports.open_port(self.port, timeout=0.05)
+        self.lost = None
+        try:
+            Link(self.port, timeout, wire=self.serial).request("ping")  # restarts a board left at the prompt
+        except BaseException:
+            self.serial.close()
+            raise
         self.on_event = on_event
         self.timeout = timeout
         self._lock = threading.Lock()
@@ -54,28 +63,50 @@ class Session:
         self.serial.close()
 
     def request(self, line):
-        """The reply line (without its id); raises BoardNotAnswering after the timeout."""
+        """The reply line (without its id); raises BoardNotAnswering after the timeout, PortLost when the
+        port has gone away."""
         box = queue.Queue(maxsize=1)
         with self._lock:
+            if self.lost:
+                raise self.lost
             req_id = str(self._next)
             self._next += 1
             self._waiting[req_id] = box
-            self.serial.write(("#" + req_id + " " + line.strip() + "\n").encode("ascii", "replace"))
+            try:
+                self.serial.write(("#" + req_id + " " + line.strip() + "\n").encode("ascii", "replace"))
+            except (OSError, serial.SerialException) as exc:
+                self._lose(exc)
+                raise self.lost from None
         try:
-            return box.get(timeout=self.timeout)
+            reply = box.get(timeout=self.timeout)
         except queue.Empty:
             raise errors.BoardNotAnswering("no reply to `" + line + "`",
                                            hint="is gullwing running on the board? `gullwing deploy`") from None
         finally:
             with self._lock:
                 self._waiting.pop(req_id, None)
+        if reply is None:
+            raise self.lost
+        return reply
+
+    def _lose(self, exc):
+        """The port went away (unplugged): every waiting request ends with PortLost."""
+        if self.lost is None:
+            self.lost = errors.PortLost("the board's serial port " + self.port + " went away ("
+                                        + (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) + ")")
+        for box in self._waiting.values():
+            if box.empty():  # else its reply came first
+                box.put_nowait(None)
 
     def _read(self):
         pending = b""
         while not self._stop.is_set():
             try:
                 pending += self.serial.read(self.serial.in_waiting or 1)
-            except OSError:
+            except (OSError, TypeError, serial.SerialException) as exc:  # TypeError: pyserial, port closed under it
+                if not self._stop.is_set():
+                    with self._lock:
+                        self._lose(exc)
                 return
             while b"\n" in pending:
                 raw, _, pending = pending.partition(b"\n")
@@ -97,7 +128,10 @@ def status_line(reply):
     """The bottom line from a `status` reply: doors, engine, problems."""
     if not reply.startswith("ok {"):
         return reply
-    data = json.loads(reply[3:])
+    try:
+        data = json.loads(reply[3:])
+    except ValueError:
+        return "garbled status reply: " + reply[:60]
     parts = []
     doors = data.get("doors")
     if doors:
@@ -152,15 +186,23 @@ def run(port=None):
     calibration = Calibration()
     session = Session(port, on_event=lambda text: print_formatted_text("  " + text))
 
+    def leave():
+        if prompt.app.is_running and not prompt.app.future.done():
+            prompt.app.exit(exception=EOFError())
+
     def poll():
         while not session._stop.is_set():
             try:
                 state["status"] = status_line(session.request("status"))
+            except errors.PortLost:
+                loop = prompt.app.loop
+                if loop is not None:  # end the prompt; run() then reports the lost port
+                    loop.call_soon_threadsafe(leave)
+                return
             except errors.GullwingError as exc:
                 state["status"] = str(exc)
             time.sleep(STATUS_EVERY_S)
 
-    threading.Thread(target=poll, daemon=True).start()
     keys = KeyBindings()
 
     @keys.add("f2")
@@ -171,7 +213,10 @@ def run(port=None):
         def handler(event):
             line = calibration.key(name, shift)
             if line:
-                print_formatted_text("  > " + line + "\n  < " + session.request(line))
+                try:
+                    print_formatted_text("  > " + line + "\n  < " + session.request(line))
+                except errors.GullwingError as exc:
+                    print_formatted_text("  > " + line + "\n  error: " + str(exc))
 
         return handler
 
@@ -190,6 +235,7 @@ def run(port=None):
 
     prompt = PromptSession(history=FileHistory(str(HISTORY)), completer=NestedCompleter.from_nested_dict(GRAMMAR),
                            bottom_toolbar=toolbar, key_bindings=keys, refresh_interval=STATUS_EVERY_S)
+    threading.Thread(target=poll, daemon=True).start()
     try:
         with patch_stdout():
             while True:
@@ -198,13 +244,17 @@ def run(port=None):
                 except KeyboardInterrupt:
                     continue
                 except EOFError:
-                    return
+                    break
                 if line in ("exit", "quit"):
-                    return
+                    break
                 if line:
                     try:
                         print_formatted_text("  " + session.request(line))
+                    except errors.PortLost:
+                        break
                     except errors.GullwingError as exc:
                         print_formatted_text("  error: " + str(exc))
     finally:
         session.close()
+    if session.lost:
+        raise session.lost  # the console ends: one error line and its hint

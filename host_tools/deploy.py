@@ -12,31 +12,132 @@
    rewritten. A board cut off at any point boots either the old firmware or, because boot.py finishes
    a committed deploy before anything else, the new one.
 5. The board is soft-reset and must print `gullwing <version>`.
+
+Before anything is written, the board says which chip its MicroPython is built for; a board file (or kit)
+for another chip is refused. What a deploy installs (board file, kit, version) is recorded on the board in
+/.gullwing/deployed.json, committed with the rest, so a later deploy told neither keeps them.
 """
 
 import binascii
 import hashlib
 import json
+import re
 import tempfile
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mpremote import transport_serial
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
 from host_tools import FIRMWARE_DIR, __version__, boards, build, errors, ports
+from host_tools import kit as kits
 
 AGENT = "\n".join(line for line in (Path(__file__).with_name("deploy_agent.py")).read_text().splitlines()
                   if line.strip() and not line.lstrip().startswith("#")).encode() + b"\n"  # comments stay home
 STAGE = "/.gullwing/stage"
+RECORD = "/.gullwing/deployed.json"  # what the last deploy installed
+KEPT = "kept from the last deploy"
 CHUNK = 8192  # base64 characters per call: large enough that the per-call overhead is small
 WBITS = 12  # deflate window: 4 KB of the board's RAM while inflating
 BOOT_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 3
 CONNECT_TRIES = 3
 READ_TIMEOUT_S = 1.0
+
+# mpremote's serial transport prints what it read (`b''`) when the raw REPL does not come; the deploy
+# says what went wrong in its own error, so those prints go nowhere (only in that module)
+transport_serial.print = lambda *args, **kwargs: None
+
+
+@dataclass
+class Target:
+    """What a deploy installs: a board file and, optionally, a kit made for it. `source` says where they
+    came from when the command line did not name them ("kept from the last deploy", "from gullwing.toml")."""
+
+    board: boards.Board
+    kit: kits.Kit | None = None
+    source: str = ""
+
+    def describe(self):
+        return ", ".join(["board " + self.board.name] + self.why())
+
+    def why(self):
+        return (["kit " + self.kit.name] if self.kit else []) + ([self.source] if self.source else [])
+
+    def record(self):
+        """The board's deployed.json: each file by catalogue name, or by absolute path when it is not in
+        the catalogue, so that the next deploy loads the same one."""
+        board = _reload_name(self.board.name, self.board.path, boards.board_path)
+        kit = self.kit and _reload_name(self.kit.name, self.kit.path, kits.kit_path)
+        return json.dumps({"board": board, "chip": self.board.chip_name, "kit": kit, "version": __version__},
+                          sort_keys=True).encode() + b"\n"
+
+
+def _reload_name(name, path, path_of):
+    if path is None or Path(path).resolve() == path_of(name).resolve():
+        return name
+    return str(Path(path).resolve())
+
+
+def target(board=None, kit=None, source=""):
+    """The Target for a board (Board, name or path) and a kit (Kit, name or path); with neither, the default
+    board. A kit brings its board: a board named beside it must be the same."""
+    where = " (" + source + ")" if source else ""
+    try:
+        if kit is not None and not isinstance(kit, kits.Kit):
+            kit = kits.load(kit)
+        if board is not None and not isinstance(board, boards.Board):
+            board = boards.load(board)
+    except errors.GullwingError as exc:  # say where a name that does not load came from
+        first, *rest = str(exc).split("\n", 1)
+        exc.args = ("\n".join([first + where] + rest),)
+        raise
+    if kit is not None and board is not None and board.name != kit.board.name:
+        raise errors.GullwingError(f"kit {kit.name} is made for board {kit.board.name}, not {board.name}{where}",
+                                   hint="give the kit alone (it brings its board), or the board alone")
+    if kit is not None:
+        return Target(kit.board, kit, source)
+    return Target(board or boards.load(), None, source or ("" if board else "the default"))
+
+
+def recorded_target(record):
+    """The Target the board's deployed.json names, or the default board when there is none."""
+    if not isinstance(record, dict) or not isinstance(record.get("board"), str):
+        return target()
+    try:
+        return target(record["board"], record.get("kit") or None, KEPT)
+    except errors.GullwingError as exc:
+        what = "board " + record["board"] + (", kit " + str(record["kit"]) if record.get("kit") else "")
+        raise errors.GullwingError("the board was last deployed with " + what + ", which cannot be loaded "
+                                   "here:\n" + str(exc), hint="name them with --board or --kit") from None
+
+
+def chip_of(machine):
+    """The chip a MicroPython build says it runs on, or None when it names no ESP32 chip. The text is
+    MICROPY_BANNER_MACHINE (py/mpconfig.h), "<board> with <MCU>", the MCU as the board definition names it
+    (ports/esp32/boards/*/mpconfigboard.h: "ESP32", "ESP32-S3", "ESP32-S2FN4R2", "ESP32-PICO-D4", ...)."""
+    for text in (machine.rsplit(" with ", 1)[-1], machine):
+        found = re.search(r"ESP32(?:-?([SCHP]\d+))?", text.upper())
+        if found:
+            return "ESP32" + ("-" + found.group(1) if found.group(1) else "")
+    return None
+
+
+def _check_chip(machine, chosen, device):
+    chip = chip_of(machine)
+    if chip == chosen.board.chip_name:
+        return
+    why = chosen.why()
+    what = "board file " + chosen.board.name + (" (" + ", ".join(why) + ")" if why else "")
+    fitting = [b.name for b in boards.catalogue()[0] if b.chip_name == chip]
+    hint = ("pick a board file for an " + chip + " with --board: " + ", ".join(fitting) if fitting else
+            "pick the board file that matches the hardware with --board (see `gullwing boards list`)")
+    raise errors.WrongChip(f"the board on {device} is {'an ' + chip if chip else 'not an ESP32'} (its "
+                           f"MicroPython says {machine!r}), but {what} is for an {chosen.board.chip_name}; "
+                           "nothing was written", hint=hint)
 
 
 @dataclass
@@ -48,9 +149,11 @@ class Summary:
     removed: int
     wire_bytes: int
     seconds: float
+    target: Target | None = None
 
     def line(self):
-        return (f"deployed gullwing {self.version} to {self.port}: {self.sent} sent, {self.skipped} skipped, "
+        used = " (" + self.target.describe() + ")" if self.target else ""
+        return (f"deployed gullwing {self.version} to {self.port}{used}: {self.sent} sent, {self.skipped} skipped, "
                 f"{self.removed} removed, {self.wire_bytes / 1024:.1f} KB on the wire, {self.seconds:.1f} s")
 
 
@@ -91,10 +194,19 @@ AGENT_PATH = "/.gullwing/agent-" + hashlib.sha256(AGENT).hexdigest()[:16] + ".py
 def firmware_files(board, firmware_dir=FIRMWARE_DIR, kit=None):
     """Everything that lands on the board: {absolute path on the board: content}. The deploy agent stays
     there too, so that the next deploy need not send it. With a kit, config.json carries its settings."""
+    return _with_config(_compiled(firmware_dir), target(board, kit))
+
+
+def _compiled(firmware_dir):
     with tempfile.TemporaryDirectory() as tmp:
         built = build.build(Path(tmp), firmware_dir)
-        files = {"/" + path: local.read_bytes() for path, local in built.items()}
-    files["/config.json"] = kit.config_json() if kit is not None else config_json(board)
+        return {"/" + path: local.read_bytes() for path, local in built.items()}
+
+
+def _with_config(compiled, chosen):
+    files = dict(compiled)
+    files["/config.json"] = chosen.kit.config_json() if chosen.kit else config_json(chosen.board)
+    files[RECORD] = chosen.record()
     files[AGENT_PATH] = AGENT
     return files
 
@@ -119,23 +231,31 @@ def pack(data, inflate):
     return packer.compress(data) + packer.flush()
 
 
-def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progress=True, kit=None):
-    """Deploy and return a Summary; raises a GullwingError the user can act on. A kit (host_tools.kit.Kit)
-    brings its board and settings."""
+def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progress=True, kit=None, source=""):
+    """Deploy and return a Summary; raises a GullwingError the user can act on. `board` (Board, name or
+    path) and `kit` (host_tools.kit.Kit, name or path: it brings its board and settings) say what to
+    install, `source` where they came from; with neither, what the board recorded at its last deploy,
+    else the default board."""
     started = time.monotonic()
     firmware_dir = Path(firmware_dir)
-    if kit is not None:
-        board = kit.board
-    board = board if isinstance(board, boards.Board) else boards.load(board)
+    given = target(board, kit, source) if board is not None or kit is not None else None  # bad names: before the port
     device = ports.choose_port(port)
-    files = firmware_files(board, firmware_dir, kit)
-    hashes = {path: content_hash(data) for path, data in files.items()}
-    manifest = {"tree": content_hash(json.dumps(hashes, sort_keys=True).encode()), "files": hashes}
+    compiled = _compiled(firmware_dir)
     link = _connect(device)
     try:
         _load_agent(link)
-        info = json.loads(_call(link, "_gw_same(" + repr(manifest["tree"]) + ")"))
-        _check_mpy(info, files)
+        info = json.loads(_call(link, "_gw_whoami()"))
+        try:  # nothing is written until these pass; a refused board goes back to its firmware
+            chosen = given or recorded_target(info["deployed"])
+            _check_chip(info["machine"], chosen, device)
+            files = _with_config(compiled, chosen)
+            _check_mpy(info, files)
+        except errors.GullwingError:
+            _resume(link)
+            raise
+        hashes = {path: content_hash(data) for path, data in files.items()}
+        manifest = {"tree": content_hash(json.dumps(hashes, sort_keys=True).encode()), "files": hashes}
+        info.update(json.loads(_call(link, "_gw_same(" + repr(manifest["tree"]) + ")")))
         if not info["same"]:
             info.update(json.loads(_call(link, "_gw_info(" + repr(hashes) + ")")))
         changed = sorted(info.get("changed", ()))
@@ -159,7 +279,16 @@ def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progr
     finally:
         link.close()
     return Summary(device, __version__, len(to_send), len(files) - len(to_send), len(removed),
-                   link.serial.bytes, time.monotonic() - started)
+                   link.serial.bytes, time.monotonic() - started, chosen)
+
+
+def _resume(link):
+    """Leave the raw REPL and soft-reset, so that a board a deploy refused runs its firmware again."""
+    try:
+        link.exit_raw_repl()
+        link.serial.write(b"\x04")
+    except (TransportError, OSError):
+        pass  # the refusal is what the user needs to see
 
 
 def _connect(device):

@@ -9,6 +9,7 @@ import sys
 
 _GW_STAGE = "/.gullwing/stage"
 _GW_MANIFEST = "/.gullwing/manifest.json"
+_GW_DEPLOYED = "/.gullwing/deployed.json"
 _gw_file = None
 
 
@@ -51,6 +52,22 @@ def _gw_manifest():
         return {}
 
 
+def _gw_whoami():
+    # Which chip this MicroPython is built for (MICROPY_BANNER_MACHINE, "<board> with <MCU>"), which .mpy
+    # it loads, and what the last deploy recorded: read before anything is written.
+    try:
+        machine = sys.implementation._machine
+    except AttributeError:
+        machine = os.uname().machine
+    try:
+        with open(_GW_DEPLOYED) as f:
+            deployed = json.load(f)
+    except (OSError, ValueError):
+        deployed = None
+    print(json.dumps({"machine": machine, "deployed": deployed, "mpy": sys.implementation._mpy,
+                      "version": list(sys.implementation.version[:3])}))
+
+
 def _gw_same(tree):
     # Is the firmware with this tree hash here, whole? One short answer when nothing changed.
     manifest = _gw_manifest()
@@ -67,7 +84,7 @@ def _gw_same(tree):
             same = _gw_sha(path) == sha
         except OSError:
             same = False
-    print(json.dumps({"same": same, "mpy": sys.implementation._mpy, "version": list(sys.implementation.version[:3])}))
+    print(json.dumps({"same": same}))
 
 
 def _gw_info(wanted):

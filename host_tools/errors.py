@@ -1,7 +1,8 @@
 """Errors a user can act on: each says what went wrong and, in `hint`, what to do next.
 
-The command line prints them as `error: ...` and `hint: ...` and exits with status 2; anything else
-that escapes is a bug in gullwing and keeps its traceback.
+The command line prints them as `error: ...` and `hint: ...` and exits with status 2; so it does for an
+OS-level failure (a file it cannot read or write, a serial port that fails: see from_exception) and for
+Ctrl-C. Anything else that escapes is a bug in gullwing and keeps its traceback.
 """
 
 import errno
@@ -55,11 +56,36 @@ class PortDenied(GullwingError):
             "(sudo usermod -aG dialout $USER) and log in again")
 
 
+class NotASerialPort(GullwingError):
+    hint = ("name the board's serial port (/dev/ttyUSB0, /dev/ttyACM0, /dev/cu.usbserial-..., COM3); "
+            "leave --port out to have gullwing list the ports it sees")
+
+
+class PortLost(GullwingError):
+    hint = "the board was unplugged or reset its USB: plug it in (a data cable, firmly seated) and try again"
+
+
 # -- talking to the board ------------------------------------------------------------------------
 
 class BoardNotAnswering(GullwingError):
+    hint = ("check the USB cable and that the port is the board's; press EN (reset) on the board and try again; "
+            "`gullwing flash` puts MicroPython on a board that has none")
+
+
+class BootloaderNotAnswering(BoardNotAnswering):
+    """The chip's ROM bootloader (flashing), not MicroPython, does not answer."""
+
     hint = ("check the USB cable and the port; if the board still does not answer, hold its BOOT button, "
             "press and release EN (reset), then release BOOT and try again")
+
+
+class NotDeployed(GullwingError):
+    hint = "put gullwing on the board: gullwing deploy"
+
+
+class GarbledReply(GullwingError):
+    hint = ("the line was damaged on the way (a loose cable, a noisy USB hub, or another program writing to "
+            "the port): try again; if it persists, try another cable or USB port")
 
 
 class WrongChip(GullwingError):
@@ -102,4 +128,38 @@ def port_error(device, exc):
         return PortMissing("serial port " + device + " does not exist")
     if code == errno.EACCES or "permission denied" in text:
         return PortDenied("no permission to open serial port " + device)
+    if code == errno.EISDIR or "is a directory" in text:
+        return NotASerialPort(device + " is a folder, not a serial port")
+    if code == errno.ENOTTY or "inappropriate ioctl" in text:
+        return NotASerialPort(device + " is not a serial port (it is not a terminal device)")
     return None
+
+
+def from_exception(exc):
+    """The GullwingError for an OS-level failure that escaped a command (a file that cannot be read or
+    written, a serial port that failed), or None for anything else (a bug in gullwing)."""
+    if isinstance(exc, GullwingError):
+        return exc
+    if isinstance(exc, UnicodeDecodeError):
+        return GullwingError("a file is not text: " + str(exc), hint="check that you named the right file")
+    if not isinstance(exc, OSError):
+        return None
+    if type(exc).__name__ == "SerialException":  # pyserial's, raised once a port is open
+        return PortLost("the serial link failed: " + str(exc))
+    name = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    where = (str(name) + ": ") if name != "" else ""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return GullwingError(where + reason.lower(),
+                             hint="choose a file or folder you may read or write, or fix its permissions")
+    if exc.errno == errno.ENOENT:
+        return GullwingError(where + "no such file or folder",
+                             hint="check the path: the file, or for an output the folder it goes in, must exist")
+    if exc.errno == errno.ENOSPC:
+        return GullwingError(where + "the disk is full", hint="free some space and try again")
+    if exc.errno == errno.ENOTDIR:
+        return GullwingError(where + "part of this path is a file, not a folder",
+                             hint="choose a path whose folders are folders (or make the folder first)")
+    if exc.errno == errno.EISDIR:
+        return GullwingError(where + "this is a folder, not a file", hint="name a file, not a folder")
+    return GullwingError(where + reason, hint="check the path and the device, then try again")

@@ -63,7 +63,11 @@ def check_image(path, chip_name):
 
     Raises BadFirmwareImage naming the file and what is wrong with it."""
     path = Path(path)
-    data = path.read_bytes()
+    return check_image_data(path.read_bytes(), chip_name, path)
+
+
+def check_image_data(data, chip_name, path):
+    """check_image() for bytes; `path` names them in the errors."""
     offset = flash_offset(chip_name)
 
     if not data:
@@ -159,7 +163,7 @@ def flash(port, firmware, board=None, erase=False, console=None, verbose=False):
             try:
                 _write(port, spec, image, erase, ROM_BAUD, console)
             except _LinkLost as again:
-                raise errors.BoardNotAnswering("writing to the board on " + port + " failed: " +
+                raise errors.BootloaderNotAnswering("writing to the board on " + port + " failed: " +
                                                _first_line(again.__cause__)) from again
     console.print("MicroPython is on the board; deploying the gullwing firmware")
     deploy_firmware(port, board or spec.name)
@@ -174,10 +178,14 @@ def deploy_firmware(port, board):
 def _write(port, board, image, erase, baud, console):
     speed = " (then " + str(baud) + " baud)" if baud != ROM_BAUD else ""
     console.print("connecting to the bootloader on " + port + speed)
+    from host_tools.virtual_board import reset_url
+
+    # A virtual board's pseudo-terminal carries no DTR/RTS: esptool resets it through its RFC 2217 port
+    wire = reset_url(port) or port
     try:
-        esp = cmds.detect_chip(port)
+        esp = cmds.detect_chip(wire)
     except _LINK_ERRORS as exc:
-        raise errors.port_error(port, exc) or errors.BoardNotAnswering(
+        raise errors.port_error(port, exc) or errors.BootloaderNotAnswering(
             "no answer from the bootloader on " + port + ": " + _first_line(exc)) from exc
     with esp:
         found = esp.CHIP_NAME

@@ -6,14 +6,19 @@
     motor = "mosfet"                   # firmware settings, exactly as in the device's config.json:
     [doors]                            #   motor, doors (and doors.left / doors.right), engine, voice, rc
     stagger_ms = 60
-    [[bom]]                            # the bill of materials
+    [[bom]]                            # the kit's own choice for a part of the bill of materials
+    for = "servo"                      #   (one of BOM_PARTS), or with no `for` an extra line
     part = "MG90S metal-gear micro servo"
-    qty = 2
+    number = "TowerPro MG90S"
 
 The settings are checked by the firmware's own schema (firmware/gullwing/config.py), so a key the
 board would ignore or refuse is refused here first, named with its section.
+
+The bill of materials follows from what the board wires (`bill_of_materials`): a receiver only where
+RC pins are wired, the kit's motor driver only, no LED where the board has it on board.
 """
 
+import difflib
 import importlib.util
 import json
 import tomllib
@@ -48,6 +53,16 @@ class Kit:
     def config_json(self):
         return json.dumps(self.config(), indent=1, sort_keys=True).encode() + b"\n"
 
+    def on_board(self, board):
+        """This kit's settings on another board (`kit build --board`); KitFileError when the board cannot
+        carry the kit's motor driver."""
+        if self.settings.get("motor") == "hbridge" and not {"motor_in1", "motor_in2"} <= set(board.pins):
+            raise KitFileError("kit " + self.name + " drives its motor through an H-bridge and board " + board.name
+                               + " wires no motor_in1/motor_in2",
+                               hint="pick a board that wires them (gullwing boards list), or a kit with motor = "
+                                    '"mosfet"')
+        return Kit(self.name, self.title, board, self.settings, self.bom, self.path)
+
 
 def firmware_config():
     """The firmware's config module, loaded from its file: the one schema both sides check against."""
@@ -64,12 +79,22 @@ def kit_path(name_or_path):
     return KITS_DIR / (text + ".toml")
 
 
+def names():
+    """The catalogued kits, by name."""
+    return sorted(p.stem for p in KITS_DIR.glob("*.toml"))
+
+
 def load(name_or_path):
     path = kit_path(name_or_path)
     try:
         data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise KitFileError(f"{path}: no such kit file") from None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        close = difflib.get_close_matches(path.stem, names(), n=1)
+        raise KitFileError("no kit " + str(name_or_path),
+                           hint=("did you mean " + close[0] + "? " if close else "") + "known kits: "
+                           + ", ".join(names()) + "; or give a path to a .toml kit file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KitFileError(f"{path}: cannot read the kit file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise KitFileError(f"{path}: not valid TOML: {exc}") from None
     problems = []
@@ -87,6 +112,90 @@ def load(name_or_path):
     bom = data.get("bom", [])
     if not isinstance(bom, list) or not all(isinstance(item, dict) and "part" in item for item in bom):
         problems.append(f"{path}: bom: a list of tables, each with a `part`")
+    else:
+        for i, item in enumerate(bom):
+            if "for" in item and item["for"] not in BOM_PARTS:
+                problems.append(f"{path}: bom[{i}].for: unknown part {item['for']!r}; known: " + ", ".join(BOM_PARTS))
     if problems:
         raise KitFileError("kit file " + str(path) + " has problems:\n  " + "\n  ".join(problems))
     return Kit(data["name"], data.get("title", data["name"]), boards.load(data["board"]), settings, bom, path)
+
+
+# -- the bill of materials -----------------------------------------------------------------------
+
+# What the model needs to run untethered, part by part: (what it is, a typical part number, what it is
+# for). A kit's [[bom]] entry with `for = KEY` names its own choice instead.
+BOM_PARTS = {
+    "board": ("", "", "runs the firmware"),
+    "servo": ("metal-gear micro servo", "TowerPro MG90S", "one per door (signal, + and - leads)"),
+    "servo_pulldown": ("10 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-10K",
+                       "from each servo signal to GND: the servo stays still while the chip boots"),
+    "motor": ("DC motor with an off-centre weight", "Mabuchi FA-130RA", "the engine's sound and shake"),
+    "mosfet": ("logic-level N-channel MOSFET, TO-220", "IRLZ44N", "switches the motor's - lead to GND"),
+    "gate_resistor": ("100 Ohm resistor, 1/4 W", "Yageo MFR-25FBF52-100R", "in series with the MOSFET gate"),
+    "gate_pulldown": ("10 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-10K",
+                      "MOSFET gate to GND: the motor stays off while the chip boots"),
+    "flyback_diode": ("Schottky diode 1 A", "1N5819", "across the motor, band (cathode) to motor +"),
+    "hbridge": ("dual H-bridge motor driver module", "DRV8833 carrier (Pololu 2130)", "drives the motor"),
+    "buzzer": ("passive piezo buzzer", "TDK PS1240P02BT", "the engine's note"),
+    "buzzer_transistor": ("NPN transistor, TO-92", "2N2222A", "switches the buzzer from 5 V"),
+    "base_resistor": ("1 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-1K", "in series with the transistor base"),
+    "buzzer_bleed": ("1 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-1K",
+                     "across the piezo: lets it discharge between pulses, else the note is faint"),
+    "led": ("3 mm red LED", "Kingbright WP710A10ID", "status light"),
+    "led_resistor": ("330 Ohm resistor, 1/4 W", "Yageo MFR-25FBF52-330R", "in series with the LED"),
+    "receiver": ("2.4 GHz RC receiver with transmitter", "FlySky FS-iA6B with FS-i6",
+                 "throttle and switch channels (docs/rc.md)"),
+    "bluetooth": ("Bluetooth serial module on a breakout (VCC 3.6-6 V, 3.3 V logic)", "HC-05",
+                  "the phone or laptop command channel"),
+    "bec": ("5 V 3 A switching regulator (UBEC), set to 5 V", "Hobbywing UBEC 3A",
+            "the 5 V rail: servos, motor, buzzer, receiver, module and the board's 5V pin"),
+    "battery": ("2S 7.4 V LiPo battery, 1000-1500 mAh", "Turnigy nano-tech 1300 mAh 2S", "runs the model untethered"),
+    "switch": ("power switch rated 3 A or more", "E-Switch 100SP1T1B4M2QE", "between battery and regulator"),
+}
+
+
+@dataclass
+class BomLine:
+    key: str  # one of BOM_PARTS, or "" for a kit's extra line
+    qty: int
+    part: str
+    number: str
+    use: str
+
+
+def bill_of_materials(kit):
+    """Every part the kit's model needs, as its board wires it: [BomLine], in building order."""
+    pins = kit.board.pins
+    motor = kit.settings.get("motor", "mosfet")
+    doors = sum(1 for role in ("door_left", "door_right") if role in pins)
+    onboard_led = bool((kit.board.layout or {}).get("onboard_led"))
+    wanted = [("board", 1), ("servo", doors), ("servo_pulldown", doors)]
+    if motor == "mosfet" and "motor" in pins:
+        wanted += [("motor", 1), ("mosfet", 1), ("gate_resistor", 1), ("gate_pulldown", 1), ("flyback_diode", 1)]
+    if motor == "hbridge" and "motor_in1" in pins:
+        wanted += [("motor", 1), ("hbridge", 1)]
+    if "buzzer" in pins:
+        wanted += [("buzzer", 1), ("buzzer_transistor", 1), ("base_resistor", 1), ("buzzer_bleed", 1)]
+    if "led" in pins and not onboard_led:
+        wanted += [("led", 1), ("led_resistor", 1)]
+    if any(role.startswith("rc_") for role in pins):
+        wanted.append(("receiver", 1))
+    if "uart_tx" in pins and "uart_rx" in pins:
+        wanted.append(("bluetooth", 1))
+    wanted += [("bec", 1), ("battery", 1), ("switch", 1)]
+    chosen = {item["for"]: item for item in kit.bom if "for" in item}
+    lines = []
+    for key, qty in wanted:
+        if qty == 0:
+            continue
+        part, number, use = BOM_PARTS[key]
+        if key == "board":
+            part, number = kit.board.title, kit.board.module or kit.board.chip_name
+        own = chosen.get(key, {})
+        lines.append(BomLine(key, own.get("qty", qty), own.get("part", part), own.get("number", number),
+                             own.get("use", use)))
+    for item in kit.bom:
+        if "for" not in item:
+            lines.append(BomLine("", item.get("qty", 1), item["part"], item.get("number", ""), item.get("use", "")))
+    return lines

@@ -24,6 +24,10 @@ TAIL = 0.05  # lines run on past the last row by this share of the trace's durat
 MIN_TAIL_S = 0.02  # ...and at least one servo frame
 
 
+IMAGE_TYPES = (".png", ".svg", ".pdf")
+OUTPUT_HINT = "name an image (.png, .svg or .pdf) in a folder that exists and that you may write to: -o FILE.png"
+
+
 class BadTraceFile(errors.GullwingError):
     hint = "give a trace CSV written by the simulated board (header t_us,pin,freq_hz,duty_ns,kind,level)"
 
@@ -99,14 +103,17 @@ def read_trace(path):
     rows = []
     with path.open(newline="") as stream:
         reader = csv.DictReader(stream)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise BadTraceFile(str(path) + " is not a trace: its header lacks " + ", ".join(missing))
-        for record in reader:
-            try:
-                rows.append(_row(record))
-            except (TypeError, ValueError) as exc:
-                raise BadTraceFile(str(path) + " line " + str(reader.line_num) + ": " + str(exc)) from None
+        try:
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise BadTraceFile(str(path) + " is not a trace: its header lacks " + ", ".join(missing))
+            for record in reader:
+                try:
+                    rows.append(_row(record))
+                except (TypeError, ValueError) as exc:
+                    raise BadTraceFile(str(path) + " line " + str(reader.line_num) + ": " + str(exc)) from None
+        except (UnicodeDecodeError, csv.Error):
+            raise BadTraceFile(str(path) + " is not a trace: it is not CSV text") from None
     return rows
 
 
@@ -147,6 +154,7 @@ def plot(trace_path, out_path, board=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    check_output(out_path)
     spec = boards.load(board)
     paths = [trace_path] if isinstance(trace_path, (str, Path)) else list(trace_path)
     rows = sorted((row for path in paths for row in read_trace(path)), key=lambda row: row.t_us)
@@ -171,5 +179,20 @@ def plot(trace_path, out_path, board=None):
     axes[-1].set_xlabel("time (s)")
     fig.suptitle("Output trace " + Path(trace_path).name + ", board " + spec.name + " (" + spec.chip_name +
                  ")\nsteps: each value holds until the next change; gaps: output released", fontsize="medium")
-    fig.savefig(out_path, dpi=110)
+    try:
+        fig.savefig(out_path, dpi=110)
+    except OSError as exc:
+        raise errors.GullwingError("cannot write the plot to " + str(out_path) + ": " + (exc.strerror or str(exc)),
+                                   hint=OUTPUT_HINT) from None
     return Path(out_path)
+
+
+def check_output(out_path):
+    """Refuse an image path that cannot be written before any work is done."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() not in IMAGE_TYPES:
+        raise errors.GullwingError("cannot write the plot to " + str(out_path) + ": the name must end in "
+                                   + ", ".join(IMAGE_TYPES), hint=OUTPUT_HINT)
+    if not out_path.parent.is_dir():
+        raise errors.GullwingError("cannot write the plot to " + str(out_path) + ": there is no folder "
+                                   + str(out_path.parent), hint=OUTPUT_HINT)

@@ -1,8 +1,9 @@
 """Which serial port the board is on, and opening it so that a busy port says so.
 
 The port is `--port` when given, else the GULLWING_PORT environment variable, else the one connected
-serial port whose USB vendor:product id appears in a board file's `usb_ids`. None or several such
-ports is an error that lists every serial port found, so the user can pick one.
+board: a serial port whose USB vendor:product id appears in a board file's `usb_ids`, or a virtual
+board (`gullwing sim`) running on this machine. None or several such boards is an error that lists
+the ports found, so the user can pick one.
 """
 
 import os
@@ -27,22 +28,30 @@ def describe(info):
     return info.device + "  " + (info.description or "n/a") + "  " + (usb_id(info) or "not USB")
 
 
-def choose_port(port=None, environ=None, known_ids=None):
+def choose_port(port=None, environ=None, known_ids=None, virtual=None):
     """The device name of the board's serial port; raises NoPortFound or SeveralPorts.
 
-    `known_ids` maps USB ids to board names (default: every board file's usb_ids)."""
+    `known_ids` maps USB ids to board names (default: every board file's usb_ids); `virtual` lists the
+    ports of the virtual boards running here (default: virtual_board.running_ports()), which count as
+    connected boards."""
     if port:
         return port
     environ = os.environ if environ is None else environ
     if environ.get(ENV_VAR):
         return environ[ENV_VAR]
     known = boards.known_usb_ids() if known_ids is None else known_ids
+    if virtual is None:
+        from host_tools.virtual_board import running_ports
+
+        virtual = running_ports()
     found = sorted(list_ports.comports(), key=lambda info: info.device)
     boards_found = [info for info in found if usb_id(info) in known]
-    if len(boards_found) == 1:
-        return boards_found[0].device
-    if len(boards_found) > 1:
-        raise errors.SeveralPorts("several boards are connected:\n" + _listing(boards_found, known))
+    candidates = [info.device for info in boards_found] + [p for p in virtual if p not in
+                                                          {info.device for info in boards_found}]
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > 1:
+        raise errors.SeveralPorts("several boards are connected:\n" + _listing(boards_found, known, virtual))
     if not found:
         raise errors.NoPortFound("no serial ports found")
     raise errors.NoPortFound(
@@ -51,11 +60,12 @@ def choose_port(port=None, environ=None, known_ids=None):
              "the board file's usb_ids); otherwise plug the board in with a data USB cable")
 
 
-def _listing(infos, known):
+def _listing(infos, known, virtual=()):
     lines = []
     for info in infos:
         names = known.get(usb_id(info))
         lines.append("  " + describe(info) + ("  (" + ", ".join(names) + ")" if names else ""))
+    lines += ["  " + port + "  virtual board (gullwing sim)" for port in virtual]
     return "\n".join(lines)
 
 

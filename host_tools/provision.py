@@ -1,22 +1,34 @@
 """`gullwing provision`: many boards of one kit at once, each flashed (when asked), deployed and
 self-tested in its own thread, with a live table and a report per run.
 
-Self-test, on the protocol: the firmware answers `version` with this version; each door opens and
-closes and reports both arrivals; the motor spins up and down (engine start, throttle, engine stop).
-A board that fails does not stop the others. Boards that passed with this kit and firmware version
-(known by machine.unique_id) are skipped the next time, so a rerun provisions only what failed.
+The self-test checks what a buyer would notice, over the protocol (docs/protocol.md): the firmware
+answers `version` with this version and lists no `problems`; each door goes to a test angle and back
+and reports both arrivals; the engine starts, revs up at full throttle and stops; an RC receiver's
+channels read when one is wired. `status` shows the engine model, not the output pins: on a virtual
+board started with `--trace`, the pins themselves are checked too (each servo's pulse follows its
+door, the motor's duty rises with rpm and falls to 0, the buzzer sounds).
+
+A board that fails does not stop the others. A board that passed this kit with this gullwing version
+(known by machine.unique_id, from the earlier reports) is skipped before anything is written to it,
+so a rerun provisions only what failed.
 """
 
+import io
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from host_tools import __version__, deploy, errors, flash, ports
 from host_tools.link import Link
 
 REPORTS_DIR = Path("provision-reports")
+TEST_DEG = 30  # the doors' test angle: clear of both stops on every kit (open_deg is at least 30 there)
+DOOR_MS = 600  # the test moves' time
+IDENTIFY_S = 2.0  # a board running gullwing answers `version` well within this
+MIN_REV_RPM = 2000  # full throttle must lift the revs this far above idle
+SIDES = ("left", "right")
 
 
 @dataclass
@@ -26,8 +38,15 @@ class Result:
     step: str = "waiting"
     passed: bool = False
     skipped: bool = False
+    done: list = field(default_factory=list)  # what was done to the board: flashed, deployed, tested
+    why: str = ""  # why the board was skipped
+    checks: list = field(default_factory=list)  # what the self-test saw, and what it could not check
     error: str = ""
     seconds: float = 0.0
+
+
+class SelfTestFailed(errors.GullwingError):
+    hint = "check the wiring of the part named, then provision the board again"
 
 
 def all_ports():
@@ -43,59 +62,239 @@ def all_ports():
     return sorted(set(found) | set(running_ports()))
 
 
-def self_test(link, kit, result):
+# -- the output pins of a virtual board ------------------------------------------------------------
+
+class TracedPins:
+    """The latest state of each output pin, read from a virtual board's live trace (`gullwing sim
+    --trace`, host_tools/sim/simtrace.py: t_us,pin,freq_hz,duty_ns,kind,level), kept current by the board."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._offset = 0
+        self._partial = ""
+        self.latest = {}  # GPIO -> (kind, freq_hz, duty_ns, level)
+        self.seen = {}  # GPIO -> every (kind, freq_hz, duty_ns, level) since the last mark()
+
+    def read(self):
+        try:
+            with self.path.open() as file:
+                file.seek(self._offset)
+                text = file.read()
+                self._offset = file.tell()
+        except OSError:
+            return self
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()  # a row the board is still writing
+        for line in lines:
+            cells = line.split(",")
+            if len(cells) != 6 or not cells[0].isdigit():
+                continue  # the header
+            state = (cells[4], int(cells[2]), int(cells[3]), int(cells[5]))
+            self.latest[int(cells[1])] = state
+            self.seen.setdefault(int(cells[1]), []).append(state)
+        return self
+
+    def mark(self):
+        self.read()
+        self.seen = {}
+
+    def duty(self, gpio):
+        """The pin's PWM duty now, 0.0-1.0 (0 when it is not driving PWM)."""
+        kind, freq, duty_ns, _level = self.read().latest.get(gpio, ("off", 0, 0, 0))
+        return duty_ns * freq / 1e9 if kind == "pwm" else 0.0
+
+    def pulse_us(self, gpio):
+        """A servo pin's pulse width now, in us; 0 when it sends none."""
+        kind, _freq, duty_ns, _level = self.read().latest.get(gpio, ("off", 0, 0, 0))
+        return duty_ns // 1000 if kind == "pwm" else 0
+
+    def sounded(self, gpio):
+        """Whether the pin sent a tone (PWM with a frequency and some duty) since the last mark()."""
+        self.read()
+        return any(kind == "pwm" and freq > 0 and duty > 0 for kind, freq, duty, _ in self.seen.get(gpio, ()))
+
+
+# -- the self-test ---------------------------------------------------------------------------------
+
+def self_test(link, kit, result, pins=None, step=None):
+    """Raises SelfTestFailed naming what a buyer would notice; `pins`: a TracedPins of a virtual board."""
+    step = step or (lambda name: setattr(result, "step", name))
     reply = link.request("version")
     if not reply.ok or reply.data.get("version") != __version__:
-        raise errors.GullwingError(f"the board runs {reply.line}, not gullwing {__version__}")
+        raise SelfTestFailed(f"the board runs {reply.line}, not gullwing {__version__}")
     result.board_id = reply.data.get("id", "")
-    result.step = "doors"
+    _no_problems(link, "after its start")
     assert_ok(link, "events on")
-    for side in ("left", "right"):
-        for action in ("open", "close"):
-            assert_ok(link, f"door {side} {action} 600")
-            event = link.wait_event("door", 3.0)
-            if event is None or f'"side":"{side}"' not in event:
-                raise errors.GullwingError(f"the {side} door did not report reaching {action}")
-    result.step = "motor"
+    step("doors")
+    _test_doors(link, kit, result, pins)
+    step("motor")
+    status = link.request("status").data
+    rc = status.get("rc")
+    if rc == "failsafe":
+        raise SelfTestFailed("the RC receiver's signal was lost (failsafe): check its wiring and the transmitter")
+    _test_engine(link, kit, result, pins, revs=rc != "control")
+    result.checks.append("rc: the receiver's channels read (in control)" if rc == "control" else
+                         "rc: no receiver signal, not checked" if rc else "rc: no receiver on this board")
+    _no_problems(link, "after the self-test")
+    assert_ok(link, "events off")  # the board is left as a buyer gets it: doors closed, engine off, quiet
+
+
+def _no_problems(link, when):
+    problems = link.request("status").data.get("problems")
+    if problems:
+        raise SelfTestFailed("the board reports problems " + when + ": " + "; ".join(problems))
+
+
+def _test_doors(link, kit, result, pins):
+    moved = _move_doors(link, kit, pins, f"to {TEST_DEG}", TEST_DEG)
+    closed = _move_doors(link, kit, pins, "close", 0)
+    result.checks.append(f"doors: both went to {TEST_DEG} deg and back, arrivals reported")
+    if pins is None:
+        return
+    for side in SIDES:
+        gpio = kit.board.pins["door_" + side]
+        if not moved[side] or not closed[side] or moved[side] == closed[side]:
+            raise SelfTestFailed(f"the {side} door's servo output (GPIO{gpio}) did not follow the door: "
+                                 f"pulse {moved[side]} us at {TEST_DEG} deg, {closed[side]} us closed")
+        result.checks.append(f"door {side}: GPIO{gpio} pulse {closed[side]} us closed, {moved[side]} us at "
+                             f"{TEST_DEG} deg")
+
+
+def _move_doors(link, kit, pins, action, angle):
+    """Both doors moved; each must report arriving at `angle`. Returns side -> servo pulse (us) on arrival,
+    read from the trace (0 without one)."""
+    link.events.clear()
+    assert_ok(link, f"door both {action} {DOOR_MS}")
+    arrived = {}
+    deadline = time.monotonic() + DOOR_MS / 1000 + 2.0
+    while len(arrived) < len(SIDES):
+        event = link.wait_event("door", max(0.0, deadline - time.monotonic()))
+        if event is None:
+            missing = " and ".join(side for side in SIDES if side not in arrived)
+            raise SelfTestFailed(f"the {missing} door did not report arriving (`door both {action}`)")
+        data = json.loads(event.split(" ", 2)[2])
+        if data["angle"] != angle:
+            raise SelfTestFailed(f"the {data['side']} door arrived at {data['angle']} deg, not {angle} deg")
+        arrived[data["side"]] = pins.pulse_us(kit.board.pins["door_" + data["side"]]) if pins is not None else 0
+    return arrived
+
+
+def _motor_pins(kit):
+    roles = ("motor_in1", "motor_in2") if kit.config().get("motor") == "hbridge" else ("motor",)
+    return [kit.board.pins[role] for role in roles if role in kit.board.pins]
+
+
+def _test_engine(link, kit, result, pins, revs):
+    motor = _motor_pins(kit)
+    buzzer = kit.board.pins.get("buzzer")
+
+    def duty():
+        return max(pins.duty(gpio) for gpio in motor) if pins is not None and motor else 0.0
+
+    if pins is not None:
+        pins.mark()
     assert_ok(link, "engine start")
-    time.sleep(2.2)
-    assert_ok(link, "throttle 100")
-    time.sleep(0.8)
-    spun = link.request("status").data["engine"]["rpm"]
-    assert_ok(link, "throttle 0")
+    if not _engine_reaches(link, "running", 5.0):
+        raise SelfTestFailed("the engine did not start (no `running` within 5 s)")
+    time.sleep(0.5)  # settled at idle
+    idle, idle_duty = link.request("status").data["engine"]["rpm"], duty()
+    full, full_duty = idle, idle_duty
+    if revs:
+        assert_ok(link, "throttle 100")
+        time.sleep(0.8)
+        full, full_duty = link.request("status").data["engine"]["rpm"], duty()
+        assert_ok(link, "throttle 0")
+    sounded = pins is not None and buzzer is not None and pins.sounded(buzzer)
     assert_ok(link, "engine stop")
-    deadline = time.monotonic() + 8
-    state = ""
-    while state != "off" and time.monotonic() < deadline:
-        time.sleep(0.3)
-        state = link.request("status").data["engine"]["state"]
-    if spun < 6000 or state != "off":
-        raise errors.GullwingError(f"the motor did not spin up and down (rpm {spun} at full throttle, then {state})")
+    if not _engine_reaches(link, "off", 8.0):
+        raise SelfTestFailed("the engine did not stop (no `off` within 8 s of `engine stop`)")
+    if revs and full < idle + MIN_REV_RPM:
+        raise SelfTestFailed(f"the engine did not rev: {idle} rpm at idle, {full} rpm at full throttle")
+    result.checks.append(f"engine: {idle} rpm idle" + (f", {full} rpm full throttle" if revs else
+                                                        " (the RC receiver holds the throttle)"))
+    if pins is None:
+        result.checks.append("motor, buzzer: outputs not visible over the protocol, not checked")
+        return
+    off_duty = duty()
+    deadline = time.monotonic() + 1.0
+    while off_duty and time.monotonic() < deadline:  # the motor's last duty may still be ramping down
+        time.sleep(0.05)
+        off_duty = duty()
+    named = "motor output (GPIO" + "/".join(str(gpio) for gpio in motor) + ")"
+    if not motor:
+        raise SelfTestFailed("the board file wires no motor output")
+    if not 0 < idle_duty <= full_duty or (revs and full_duty <= idle_duty) or off_duty != 0:
+        raise SelfTestFailed(f"the {named} does not follow the revs: duty {idle_duty:.0%} at idle, "
+                             f"{full_duty:.0%} at full throttle, {off_duty:.0%} stopped")
+    result.checks.append(f"{named}: duty {idle_duty:.0%} idle, " + (f"{full_duty:.0%} full, " if revs else "")
+                         + "0% stopped")
+    if buzzer is not None:
+        if not sounded:
+            raise SelfTestFailed(f"the buzzer (GPIO{buzzer}) did not sound while the engine ran")
+        result.checks.append(f"buzzer (GPIO{buzzer}): sounded")
+
+
+def _engine_reaches(link, state, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        event = link.wait_event("engine", max(0.0, deadline - time.monotonic()))
+        if event is None:
+            return link.request("status").data["engine"]["state"] == state
+        if json.loads(event.split(" ", 2)[2]).get("state") == state:
+            return True
 
 
 def assert_ok(link, line):
     reply = link.request(line)
     if not reply.ok:
-        raise errors.GullwingError(f"`{line}` answered {reply.line}")
+        raise SelfTestFailed(f"`{line}` answered {reply.line}")
     return reply
 
 
-def provision_one(port, kit, firmware, result, passed_ids):
-    started = time.monotonic()
+# -- one board, many boards ------------------------------------------------------------------------
+
+def identify(port):
+    """(unique id, gullwing version) of a board running gullwing; None when it does not answer as one."""
     try:
-        if firmware:
-            result.step = "flash"
-            flash.flash(port, firmware, kit.board)  # MicroPython, then the firmware; the kit's config next
-        result.step = "deploy"
-        deploy.deploy(port=port, kit=kit, progress=False)
-        result.step = "version"
-        with Link(port, timeout=5.0) as link:
+        with Link(port, timeout=IDENTIFY_S) as link:
             reply = link.request("version")
-            if reply.ok and reply.data.get("id") in passed_ids:
-                result.board_id, result.skipped, result.passed, result.step = reply.data["id"], True, True, "done"
-                return
-            self_test(link, kit, result)
-        result.passed, result.step = True, "done"
+    except Exception:  # a blank board, one at the REPL, a port that fails: it gets the whole treatment
+        return None
+    if not reply.ok or not reply.data:
+        return None
+    return reply.data.get("id", ""), reply.data.get("version", "")
+
+
+def provision_one(port, kit, firmware, result, passed_before, trace=None, on_step=None):
+    started = time.monotonic()
+
+    def step(name):
+        result.step = name
+        if on_step is not None:
+            on_step(result)
+
+    try:
+        step("identify")
+        known = identify(port)
+        if known and known[0] in passed_before and known[1] == __version__:
+            result.board_id, result.why = known[0], "passed " + passed_before[known[0]]
+            result.skipped, result.passed = True, True
+            step("done")
+            return
+        if firmware:
+            step("flash")  # MicroPython, then the firmware; the kit's config next
+            flash.flash(port, str(firmware), str(kit.board.path), console=_quiet())
+            result.done.append("flashed")
+        step("deploy")
+        deploy.deploy(port=port, kit=kit, progress=False)
+        result.done.append("deployed")
+        step("version")
+        pins = TracedPins(trace) if trace else None
+        with Link(port, timeout=5.0) as link:
+            self_test(link, kit, result, pins, step)
+        result.done.append("tested")
+        result.passed = True
+        step("done")
     except errors.GullwingError as exc:
         result.error = str(exc)
     except Exception as exc:  # one board's trouble is reported, the others go on
@@ -104,16 +303,29 @@ def provision_one(port, kit, firmware, result, passed_ids):
         result.seconds = round(time.monotonic() - started, 2)
 
 
-def provision(port_list, kit, firmware=None, reports=REPORTS_DIR, console=None, live=True):
-    """Provision every port in parallel; returns (results, report path)."""
-    passed_ids = _passed_before(reports, kit)
+def _quiet():
+    from rich.console import Console
+
+    return Console(file=io.StringIO())  # many boards at once: the live table speaks for them
+
+
+def provision(port_list, kit, firmware=None, reports=REPORTS_DIR, console=None, live=True, traces=None,
+              on_step=None):
+    """Provision every port in parallel; returns (results, report path). `traces`: port -> the live trace
+    of a virtual board, for the output checks; `on_step(result)` is called as each board moves on."""
+    passed_before = _passed_before(reports, kit)
+    traces = traces or {}
     results = [Result(port) for port in port_list]
-    threads = [threading.Thread(target=provision_one, args=(r.port, kit, firmware, r, passed_ids), daemon=True)
+    threads = [threading.Thread(target=provision_one, daemon=True,
+                                args=(r.port, kit, firmware, r, passed_before, traces.get(r.port), on_step))
                for r in results]
     for thread in threads:
         thread.start()
-    _watch(threads, results, console, live)
-    return results, _report(reports, kit, firmware, results)
+    try:
+        _watch(threads, results, console, live)
+    finally:  # a Ctrl-C too: the boards that passed so far are recorded, and a rerun skips them
+        report = _report(reports, kit, firmware, results)
+    return results, report
 
 
 def _watch(threads, results, console, live):
@@ -130,15 +342,16 @@ def _watch(threads, results, console, live):
 
 
 def _table(results):
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="gullwing provision")
-    for column in ("port", "board id", "step", "result", "s"):
+    for column in ("port", "board id", "step", "done", "result", "s"):
         table.add_column(column)
     for r in results:
-        verdict = ("[green]skipped (passed before)[/]" if r.skipped else "[green]passed[/]" if r.passed
-                   else "[red]failed: " + r.error[:60] + "[/]" if r.error else "...")
-        table.add_row(r.port, r.board_id, r.step, verdict, f"{r.seconds:.1f}" if r.seconds else "")
+        verdict = ("[green]skipped: " + escape(r.why) + "[/]" if r.skipped else "[green]passed[/]" if r.passed
+                   else "[red]failed: " + escape(r.error[:70]) + "[/]" if r.error else "...")
+        table.add_row(r.port, r.board_id, r.step, ", ".join(r.done), verdict, f"{r.seconds:.1f}" if r.seconds else "")
     return table
 
 
@@ -147,25 +360,32 @@ def _report(folder, kit, firmware, results):
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = folder / f"{kit.name}-{stamp}.json"
-    data = {"kit": kit.name, "gullwing": __version__, "firmware": str(firmware or ""), "boards":
-            [asdict(r) for r in results]}
+    data = {"kit": kit.name, "gullwing": __version__, "firmware": str(firmware or ""), "time": stamp,
+            "boards": [asdict(r) for r in results]}
     path.write_text(json.dumps(data, indent=1))
-    lines = [f"{kit.title}: {sum(r.passed for r in results)} of {len(results)} passed (gullwing {__version__})"]
+    lines = [f"{kit.title}: {sum(r.passed for r in results)} of {len(results)} passed, "
+             f"{sum(r.skipped for r in results)} of them skipped (gullwing {__version__})"]
     for r in results:
-        state = "skipped, passed before" if r.skipped else "passed" if r.passed else f"FAILED at {r.step}: {r.error}"
+        done = ", ".join(r.done) or "nothing written"
+        state = ("skipped: " + r.why if r.skipped else "passed (" + done + ")" if r.passed
+                 else f"FAILED at {r.step} ({done}): {r.error}")
         lines.append(f"  {r.port}  {r.board_id or '?'}  {state}  ({r.seconds} s)")
+        lines += ["      " + check for check in r.checks]
     path.with_suffix(".txt").write_text("\n".join(lines) + "\n")
     return path
 
 
 def _passed_before(folder, kit):
-    """Board ids that passed this kit with this gullwing version in earlier runs."""
-    ids = set()
+    """Board id -> when it passed this kit with this gullwing version, from the earlier runs' reports."""
+    found = {}
     for path in sorted(Path(folder).glob(kit.name + "-*.json")):
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if data.get("gullwing") == __version__:
-            ids |= {b["board_id"] for b in data.get("boards", []) if b.get("passed") and b.get("board_id")}
-    return ids
+        if data.get("kit") != kit.name or data.get("gullwing") != __version__:
+            continue
+        for board in data.get("boards", []):
+            if board.get("passed") and board.get("board_id"):
+                found.setdefault(board["board_id"], f"kit {kit.name} with gullwing {__version__} ({path.name})")
+    return found

@@ -12,6 +12,7 @@ import hashlib
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,9 @@ import time
 import tty
 from pathlib import Path
 
+import serial.rfc2217
+
+from host_tools import rom
 from host_tools.sim import PATH as SIM_DIR
 from host_tools.sim import chips, simtrace
 
@@ -35,6 +39,14 @@ PWRON_RESET, HARD_RESET, WDT_RESET, SOFT_RESET = 1, 2, 3, 5
 ROM_LINE = {PWRON_RESET: b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
             HARD_RESET: b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
             WDT_RESET: b"rst:0x7 (TG0WDT_SYS_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"}
+# IO0 held low as the chip leaves reset: the ROM waits for a host on UART0
+DOWNLOAD_BOOT = b",boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n"
+POWERON_CAUSE, SW_CPU_CAUSE = b"rst:0x1 (POWERON_RESET)", b"rst:0xc (SW_CPU_RESET)"
+RTC_WDT_LINE = b"rst:0x10 (RTCWDT_RTC_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+BOOT_LOOP_S = 0.5  # the RTC watchdog resets a chip whose ROM found nothing to boot
+# A DevKitC's EN pin rises through an RC network (10 kOhm, 1 uF): the chip leaves reset this long after the
+# auto-reset transistor lets go
+EN_RISE_S = 0.01
 DEFAULT_FLASH_KB = 2048  # the filesystem partition of a 4 MB ESP32 build of MicroPython
 BOOT = "import boardos"  # the board's OS runs as a module, leaving `__main__` to the board's own code
 READY = b"\x00boardos-ready\n"  # written to stderr once MicroPython's SIGINT handling is in place
@@ -57,6 +69,16 @@ def _registry():
 
 def running_ports():
     """The ports of the virtual boards running on this machine."""
+    return [port for port, _url in _running()]
+
+
+def reset_url(port):
+    """The RFC 2217 address of the running virtual board whose pseudo-terminal is `port`, else None: the
+    same UART, with the DTR and RTS lines esptool resets the board with."""
+    return dict(_running()).get(port)
+
+
+def _running():
     found = []
     for note in sorted(_registry().glob("*.port")):
         pid = int(note.stem.split("-")[0])
@@ -67,9 +89,9 @@ def running_ports():
             continue
         except PermissionError:
             pass
-        port = note.read_text().strip()
+        port, _, url = note.read_text().strip().partition("\n")
         if os.path.exists(port):
-            found.append(port)
+            found.append((port, url or None))
     return found
 
 
@@ -148,17 +170,28 @@ class Pacer:
 class VirtualBoard:
     def __init__(self, chip="ESP32", flash_dir=None, trace_path=None, heap_kb=None, baud=None,
                  flash_kb=DEFAULT_FLASH_KB, name="virtual", jumpers=(), start_ms=0, usb_console=False,
-                 receivers=(), uarts=()):
+                 receivers=(), uarts=(), download=False):
         """`heap_kb` defaults to the chip's (CHIP_HEAP_KB); `jumpers` are GPIO pairs wired together at every
         boot; `start_ms` is the board's clock at power-up; `usb_console`: the REPL is on the chip's own USB
-        (no bytes lost when its input is full) rather than a USB-serial bridge on UART0."""
+        (no bytes lost when its input is full) rather than a USB-serial bridge on UART0; `download`: BOOT is held
+        as the board powers up, so it starts in the ROM's download mode."""
         self.chip = chip
         self._tmp = None
         if flash_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="gullwing-flash-")
-            flash_dir = self._tmp.name
+            flash_dir = Path(self._tmp.name) / "flash"
         self.flash_dir = Path(flash_dir).resolve()
         self.flash_dir.mkdir(parents=True, exist_ok=True)
+        # The SPI flash as esptool sees it, beside the filesystem folder (which stays MicroPython's filesystem)
+        self.flash = rom.FlashImage(self.flash_dir.with_name(self.flash_dir.name + ".img"))
+        self.download_at_power_on = download
+        self._rom = None  # the ROM loader while in download mode
+        self._generation = 0  # bumped at every reset: a boot loop of an earlier boot stops
+        self.rfc2217_port = None
+        self._server = None
+        self._client = None  # (socket, PortManager) of the RFC 2217 client
+        self._dtr = self._rts = False
+        self._en_high = True
         self.trace_path = Path(trace_path).resolve() if trace_path else None
         if self.trace_path and self.trace_path.exists():
             self.trace_path.unlink()  # one trace per session, continued across resets
@@ -201,11 +234,12 @@ class VirtualBoard:
         if self.trace_path:
             self._trace_relay = TraceRelay(self.trace_path)
         self.uart_ports = {uart_id: UartPort(uart_id) for uart_id in self.uart_ids}
-        self._spawn(PWRON_RESET, raw=False)
+        self._listen_rfc2217()
+        self._power_on(download=self.download_at_power_on)
         _registry().mkdir(parents=True, exist_ok=True)
         self._note = _registry() / f"{os.getpid()}-{self.port.rsplit('/', 1)[-1]}.port"
-        self._note.write_text(self.port)
-        for target in (self._from_host, self._supervise):
+        self._note.write_text(self.port + "\nrfc2217://127.0.0.1:" + str(self.rfc2217_port) + "\n")
+        for target in (self._from_host, self._supervise, self._serve_rfc2217):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -217,6 +251,12 @@ class VirtualBoard:
         self._stop.set()
         if self._note is not None:
             self._note.unlink(missing_ok=True)
+        if self._rom is not None:
+            self._rom.stop()
+        if self._server is not None:
+            self._server.close()
+        if self._client is not None:
+            self._client[0].close()
         child = self._child
         if child is not None:
             try:
@@ -291,19 +331,24 @@ class VirtualBoard:
     def _supervise(self):
         while not self._stop.is_set():
             child = self._child
+            if child is None:  # held in reset, in download mode or boot-looping
+                self._stop.wait(0.02)
+                continue
             status = child.wait()
             if self._stop.is_set():
                 return
+            if child is not self._child:
+                continue  # stopped by a reset from outside: what runs next is the reset's business
             time.sleep(0.01)  # let the output relay drain the last bytes of this boot
             if status == EXIT_SOFT_RESET:
                 self._spawn(SOFT_RESET, raw=False)
             elif status == EXIT_SOFT_RESET_RAW:
                 self._spawn(SOFT_RESET, raw=True)
             elif status in (EXIT_HARD_RESET, EXIT_WATCHDOG_RESET):
-                self._spawn(WDT_RESET if status == EXIT_WATCHDOG_RESET else HARD_RESET, raw=False)
+                self._boot(WDT_RESET if status == EXIT_WATCHDOG_RESET else HARD_RESET)
             else:  # the interpreter died (or stdin ended): power-cycle, not too eagerly
                 time.sleep(0.2)
-                self._spawn(PWRON_RESET, raw=False)
+                self._boot(PWRON_RESET)
 
     def _watch_stderr(self, child):
         for line in iter(child.stderr.readline, b""):
@@ -334,6 +379,14 @@ class VirtualBoard:
                 self._to_board(data[i:i + 32])
 
     def _to_board(self, data):
+        loader = self._rom
+        if loader is not None:
+            self.wire_bytes += len(data)
+            self._in_pacer.wait(len(data))
+            loader.feed(data)  # the ROM reads the UART: no REPL, no Ctrl-C
+            return
+        if self._child is None:
+            return  # held in reset or boot-looping: nobody reads UART0
         while data:
             head, ctrl_c, data = data.partition(b"\x03")
             self.wire_bytes += len(head) + len(ctrl_c)
@@ -398,7 +451,191 @@ class VirtualBoard:
             self._to_wire(bytes(cooked))
 
     def _to_wire(self, data):
+        client = self._client
+        if client is not None:  # the RFC 2217 client has the port
+            try:
+                client[0].sendall(b"".join(client[1].escape(data)))
+            except OSError:
+                pass
+            return
         _write_all(self._master, data, self._stop, self._slave)
+
+    # -- reset, boot and download mode -----------------------------------------------------------
+
+    def _halt(self):
+        """EN low: whatever runs stops (the MicroPython process, the ROM loader, a boot loop)."""
+        with self._lock:
+            self._generation += 1
+            child, self._child = self._child, None
+            loader, self._rom = self._rom, None
+        if loader is not None:
+            loader.stop()
+        if child is not None:
+            child.kill()
+            child.wait()
+
+    def _power_on(self, download, cause=POWERON_CAUSE):
+        """The chip leaves reset; the ROM samples IO0: low is download mode, high boots from flash."""
+        if download:
+            self._in_pacer = Pacer(self.baud and rom_baud(self.baud))
+            self._out_pacer = Pacer(self.baud and rom_baud(self.baud))
+            self._to_wire(b"\r\n" + cause + DOWNLOAD_BOOT)
+            self._rom = rom.RomLoader(self.chip, self.flash, rom.board_mac(self.uid), self._rom_send,
+                                      on_run=self._rom_runs_flash, on_baud=self._rom_baud,
+                                      on_erase_all=lambda: rom.remove_contents(self.flash_dir),
+                                      on_cpu_reset=self._rom_cpu_reset)
+        else:
+            self._in_pacer = Pacer(self.baud)
+            self._out_pacer = Pacer(self.baud)
+            self._boot(PWRON_RESET)
+
+    def _rom_send(self, data):
+        self._out_pacer.wait(len(data))
+        self.wire_bytes += len(data)
+        self._to_wire(data)
+
+    def _rom_baud(self, baud):
+        if self.baud:  # a paced wire follows the chip's new rate
+            self._in_pacer = Pacer(baud)
+            self._out_pacer = Pacer(baud)
+
+    def _rom_runs_flash(self):
+        """The loader was asked to run the code in flash: as from a reset with IO0 high."""
+        threading.Thread(target=self._reset, args=(False,), daemon=True).start()
+
+    def _rom_cpu_reset(self):
+        """The stub resets the CPU: the boot mode latched at power-on holds, so the ROM loader is back."""
+        threading.Thread(target=self._reset, args=(True, SW_CPU_CAUSE), daemon=True).start()
+
+    def _reset(self, download, cause=POWERON_CAUSE):
+        self._halt()
+        self._power_on(download, cause)
+
+    def _boot(self, cause):
+        """Boot from flash: MicroPython if the flash holds a sound image for this chip, else the ROM's loop."""
+        problem = rom.boot_messages(self.flash, self.chip)
+        if problem is None:
+            self._spawn(cause, raw=False)
+            return
+        generation = self._generation
+        threading.Thread(target=self._boot_loop, args=(generation, cause, problem), daemon=True).start()
+
+    def _boot_loop(self, generation, cause, messages):
+        line = ROM_LINE.get(cause, ROM_LINE[PWRON_RESET])
+        while generation == self._generation and not self._stop.is_set():
+            self._to_wire(b"\r\n" + line + messages)
+            self._stop.wait(BOOT_LOOP_S)
+            line = RTC_WDT_LINE
+
+    # -- RFC 2217: the port with its DTR and RTS lines ---------------------------------------------
+
+    def _listen_rfc2217(self):
+        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(1)
+        self._server.settimeout(0.2)
+        self.rfc2217_port = self._server.getsockname()[1]
+
+    def _serve_rfc2217(self):
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            lines = ControlLines(self)
+            manager = serial.rfc2217.PortManager(lines, _Connection(connection))
+            self._client = (connection, manager)
+            try:
+                while not self._stop.is_set():
+                    data = connection.recv(4096)
+                    if not data:
+                        break
+                    incoming = b"".join(manager.filter(data))
+                    if incoming:
+                        self._to_board(incoming)
+            except OSError:
+                pass
+            finally:
+                self._client = None
+                connection.close()
+                self.set_lines(False, False)  # nothing drives the auto-reset transistors any more
+
+    def set_lines(self, dtr, rts):
+        """DTR and RTS as a DevKitC's auto-reset circuit turns them into EN and IO0: EN is pulled low
+        while RTS is asserted and DTR is not, IO0 while DTR is asserted and RTS is not.
+
+        RFC 2217 carries one line per message, each acknowledged (some 50 ms apart with pyserial), where a
+        USB bridge sets both at once (esptool/reset.py: UnixTightReset). So the step out of reset is taken
+        with the change that follows it: DTR asserted to leave reset means IO0 low as the chip starts
+        (download mode; the RTS release comes next), RTS released means IO0 high (a normal boot)."""
+        self._dtr, self._rts = dtr, rts
+        en_high = not (rts and not dtr)
+        if not en_high and self._en_high:
+            self._en_high = False
+            self._halt()
+        elif en_high and not self._en_high:
+            self._en_high = True
+            threading.Thread(target=self._leave_reset, args=(self._generation, dtr), daemon=True).start()
+
+    def _leave_reset(self, generation, download):
+        time.sleep(EN_RISE_S)
+        with self._lock:
+            if generation != self._generation or not self._en_high or self._stop.is_set():
+                return  # EN went low again before it rose
+        self._power_on(download)
+
+
+class _Connection:
+    """The socket as PortManager writes its telnet answers to it."""
+
+    def __init__(self, sock):
+        self.write = sock.sendall
+
+
+def rom_baud(baud):
+    """The ROM's UART rate: it detects the host's rate from the SYNC bytes; 115200 is what esptool starts at."""
+    return 115200 if baud else baud
+
+
+class ControlLines:
+    """The serial port's side of the RFC 2217 server (what pyserial's PortManager drives): DTR and RTS
+    go to the board's auto-reset circuit; the rest of a port's settings are kept and reported back."""
+
+    def __init__(self, board):
+        self._board = board
+        self.baudrate = 115200
+        self.bytesize = 8
+        self.parity = "N"
+        self.stopbits = 1
+        self.xonxoff = False
+        self.rtscts = False
+        self.break_condition = False
+        self.cts = self.dsr = self.ri = self.cd = False
+
+    @property
+    def dtr(self):
+        return self._board._dtr
+
+    @dtr.setter
+    def dtr(self, value):
+        self._board.set_lines(bool(value), self._board._rts)
+
+    @property
+    def rts(self):
+        return self._board._rts
+
+    @rts.setter
+    def rts(self, value):
+        self._board.set_lines(self._board._dtr, bool(value))
+
+    def reset_input_buffer(self):
+        pass
+
+    def reset_output_buffer(self):
+        pass
 
 
 # -- wired from outside: the live trace, UART ports, RC receiver channels -----------------------------

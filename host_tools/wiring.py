@@ -1,101 +1,331 @@
-"""The wiring diagram of a kit, drawn from its board's pin map: the board on the left with the GPIO of
-each role, every part on the right with the wire to its signal pin, and the power wiring a beginner
-gets wrong (the servos' own supply, the common ground, the pull-downs) written on the parts.
+"""The wiring diagram of a kit on its board: the board with its pins as printed on it (the board file's
+[layout]), every part on the right with its terminals, a wire from each GPIO to its part, the 5 V rail
+and GND drawn as two buses that every part and the board join, and the polarity of each diode,
+transistor and LED drawn on its part.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
-# role -> (part it belongs to, what the wire carries, colour of the wire)
-PARTS = (
-    ("door_left", "Left door servo", "signal (orange/yellow lead)", "tab:orange"),
-    ("door_right", "Right door servo", "signal (orange/yellow lead)", "tab:orange"),
-    ("motor", "Motor MOSFET", "gate, through 100 Ohm", "tab:red"),
-    ("motor_in1", "H-bridge IN1", "PWM", "tab:red"),
-    ("motor_in2", "H-bridge IN2", "held low", "tab:red"),
-    ("buzzer", "Buzzer driver", "base/gate of the driver", "tab:purple"),
-    ("shaker", "Shaker driver", "base/gate of the driver", "tab:purple"),
-    ("led", "Status LED", "through 330 Ohm", "tab:green"),
-    ("rc_throttle", "RC receiver CH2 (throttle)", "signal", "tab:blue"),
-    ("rc_door", "RC receiver CH3 (switch)", "signal", "tab:blue"),
-    ("rc_engine", "RC receiver CH4 (switch)", "signal", "tab:blue"),
-    ("uart_tx", "Bluetooth module RX", "data", "tab:cyan"),
-    ("uart_rx", "Bluetooth module TX", "data", "tab:cyan"),
-)
+from host_tools import errors
 
-NOTES = {
-    "door_left": "red: servo supply 5-6 V, never the board's 3V3/5V pin\nbrown: GND; 10 kOhm signal to GND",
-    "door_right": "red: servo supply 5-6 V, never the board's 3V3/5V pin\nbrown: GND; 10 kOhm signal to GND",
-    "motor": "drain to motor -, motor + to the supply, diode across it\n10 kOhm gate to GND",
-    "motor_in1": "bridge VM: motor supply, VCC: 3V3\nmotor on OUT1/OUT2",
-    "buzzer": "transistor switches the buzzer from 5 V",
-    "rc_throttle": "receiver +: 5 V from a BEC or the servo supply\nreceiver -: GND",
-    "uart_tx": "module VCC: 3V3 or 5 V as its label says",
+# How a board file writes a printed pin (layout.rows): the GPIO's number, "PRINT=GPIO", or a power pin.
+PRINTED_HELP = ('write the GPIO number ("18"), "PRINT=GPIO" where the print is not the number ("D1=3"), '
+                'or a power or control pin: ' + ", ".join(["GND", "G", "3V3", "3.3", "5V", "VBUS", "VIN", "EN",
+                                                            "RST", "BAT", "NC"]))
+_POWER = {"GND": "gnd", "G": "gnd", "3V3": "3v3", "3.3": "3v3", "5V": "5v", "VBUS": "5v", "VIN": "5v",
+          "EN": "", "RST": "", "BAT": "", "NC": ""}
+
+GND, V5, V33 = "gnd", "5v", "3v3"
+RAILS = {V5: ("5 V rail (UBEC +)", "tab:red"), GND: ("GND (common ground)", "black"),
+         V33: ("3V3 (board)", "darkorange")}
+
+
+def pin_of(printed):
+    """(label as printed, GPIO or None, power kind "gnd"/"5v"/"3v3"/"" ) of one layout entry; ValueError
+    for anything else."""
+    text = str(printed).strip()
+    if text.isdigit():
+        return text, int(text), ""
+    label, sep, number = text.partition("=")
+    if sep:
+        if not number.strip().isdigit() or not label.strip():
+            raise ValueError(repr(printed) + " is not PRINT=GPIO")
+        return label.strip(), int(number), ""
+    if text.upper() in _POWER:
+        return text, None, _POWER[text.upper()]
+    raise ValueError(repr(printed) + " is neither a GPIO nor a known power or control pin")
+
+
+@dataclass
+class Pin:
+    label: str  # as printed on the board
+    gpio: int | None
+    power: str  # "gnd", "5v", "3v3" or ""
+    row: int
+    index: int
+
+
+def pinout(board):
+    """Every pin of the board as printed, row by row; BoardFileError when the board file has no layout."""
+    rows = (board.layout or {}).get("rows")
+    if not rows:
+        raise errors.BoardFileError("board file " + str(board.path) + " has no [layout]: the wiring diagram "
+                                    "draws the pins as printed on the board",
+                                    hint="add [layout] rows = [[...], [...]] (docs/wiring.md shows how)")
+    return [[Pin(*pin_of(printed), r, i) for i, printed in enumerate(row)] for r, row in enumerate(rows)]
+
+
+@dataclass
+class Part:
+    title: str
+    terminals: list  # (terminal, net): net is a role (a wire from its GPIO) or a rail (GND, V5, V33)
+    notes: str = ""
+    symbol: tuple = ()  # ("package", legs, caption) or ("diode", caption)
+
+
+# role -> what the wire carries and its colour
+SIGNALS = {
+    "door_left": "tab:orange", "door_right": "tab:orange", "motor": "tab:red", "motor_in1": "tab:red",
+    "motor_in2": "tab:red", "buzzer": "tab:purple", "led": "tab:green", "rc_throttle": "tab:blue",
+    "rc_door": "tab:blue", "rc_engine": "tab:blue", "uart_tx": "tab:cyan", "uart_rx": "tab:cyan",
 }
 _UNUSED_DRIVER = {"mosfet": ("motor_in1", "motor_in2"), "hbridge": ("motor",)}
 
 
-def connections(kit):
-    """(role, gpio, part, wire, colour) for every role the kit wires, in PARTS order: the board's pins,
-    less the motor driver the kit does not use."""
-    unused = _UNUSED_DRIVER.get(kit.settings.get("motor", "mosfet"), ())
+def parts(kit):
+    """The parts the kit's board wires, each with its terminals, in building order."""
     pins = kit.board.pins
-    return [(role, pins[role], part, wire, colour) for role, part, wire, colour in PARTS
-            if role in pins and role not in unused]
+    unused = _UNUSED_DRIVER.get(kit.settings.get("motor", "mosfet"), ())
+    wired = [role for role in SIGNALS if role in pins and role not in unused]
+    out = [Part("Battery, switch and UBEC (set to 5 V)", [("+ out (red)", V5), ("- out (black)", GND)],
+                "battery + to the switch, switch to UBEC in +;\nbattery - to UBEC in -")]
+    for role, side in (("door_left", "Left"), ("door_right", "Right")):
+        if role in wired:
+            out.append(Part(side + " door servo", [("S signal (orange)", role), ("+ (red)", V5), ("- (brown)", GND)],
+                            "10 kOhm from S to - (keeps it still at boot)"))
+    if "motor" in wired:
+        out.append(Part("Motor MOSFET IRLZ44N", [("G gate, through 100 Ohm", "motor"), ("S source", GND),
+                                                 ("motor + and diode band", V5)],
+                        "D drain to motor -; 10 kOhm from G to S\n1N5819 across the motor: band to motor +",
+                        ("package", "GDS", "IRLZ44N, print facing you", "1N5819")))
+    if "motor_in1" in wired:
+        out.append(Part("H-bridge DRV8833", [("IN1", "motor_in1"), ("IN2", "motor_in2"), ("VCC", V33), ("VM", V5),
+                                             ("GND", GND)], "OUT1 and OUT2 to the motor's leads"))
+    if "buzzer" in wired:
+        out.append(Part("Buzzer NPN 2N2222A", [("B base, through 1 kOhm", "buzzer"), ("E emitter", GND),
+                                               ("buzzer +", V5)],
+                        "C collector to buzzer -; 1 kOhm across the piezo",
+                        ("package", "EBC", "2N2222A, flat face towards you", "")))
+    if "led" in wired:
+        if (kit.board.layout or {}).get("onboard_led"):
+            out.append(Part("Status LED: on the board (GPIO" + str(pins["led"]) + "  led), nothing to wire", []))
+        elif kit.board.led_active_low:
+            out.append(Part("Status LED", [("anode (long leg), through 330 Ohm", V33), ("cathode (flat side)", "led")],
+                            "lit when the pin is low; holds the pin high at reset", ("diode", "LED")))
+        else:
+            out.append(Part("Status LED", [("anode (long leg), through 330 Ohm", "led"), ("cathode (flat side)", GND)],
+                            "lit when the pin is high", ("diode", "LED")))
+    channels = [(role, ch) for role, ch in (("rc_throttle", "CH2 throttle"), ("rc_door", "CH3 door switch"),
+                                            ("rc_engine", "CH4 engine switch")) if role in wired]
+    if channels:
+        out.append(Part("RC receiver", [(ch + " signal", role) for role, ch in channels] + [("+", V5), ("-", GND)],
+                        "5 V pulses: 1 kOhm in series, 2 kOhm to GND per channel"))
+    if "uart_tx" in wired:
+        out.append(Part("Bluetooth module HC-05", [("RXD", "uart_tx"), ("TXD", "uart_rx"), ("VCC", V5), ("GND", GND)],
+                        "TX of the board to RXD of the module, and back"))
+    return out
+
+
+def connections(kit):
+    """(role, gpio, part, terminal, colour) for every GPIO the kit wires, in building order."""
+    return [(net, kit.board.pins[net], part.title, terminal, SIGNALS[net])
+            for part in parts(kit) for terminal, net in part.terminals if net in SIGNALS]
 
 
 def draw(kit, out_dir):
     """wiring.svg and wiring.png in `out_dir`; returns their paths."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.patches import FancyBboxPatch
+    from matplotlib.patches import FancyBboxPatch, Polygon, Rectangle
 
-    rows = connections(kit)
-    height = 2.4 + 1.0 * len(rows)
-    fig = Figure(figsize=(13, height))
+    board = kit.board
+    rows = pinout(board)
+    all_parts = parts(kit)
+    by_gpio = {pin.gpio: pin for row in rows for pin in row if pin.gpio is not None}
+    pitch, row_gap = 0.34, 1.0
+    n_pins = max(len(row) for row in rows)
+    board_w = row_gap * (len(rows) - 1) + 1.2
+    board_h = pitch * (n_pins + 1) + 0.4
+
+    # parts, stacked on the right; each terminal at its own height
+    part_heights = [0.55 + pitch * max(len(p.terminals), 1) + 0.2 * (p.notes.count("\n") + 1 if p.notes else 0)
+                    + (0.75 if p.symbol else 0) for p in all_parts]
+    parts_h = sum(part_heights) + 0.25 * len(all_parts)
+    wired_gpios = {gpio for _, gpio, *_ in connections(kit)}
+    n_wires = len(wired_gpios) + 3
+    top = max(board_h + 0.3 + 0.12 * n_wires, parts_h) + 1.3  # room for the wires run below the board
+    height = top + 1.6
+    n_left = sum(1 for row in rows[:(len(rows) + 1) // 2] for pin in row if pin.gpio in wired_gpios or pin.power)
+    lane_left = 0.3 + 0.12 * (n_left - 1)  # wires from the left half of the rows run down the board's left side
+    x_board = lane_left + 0.3
+    x_lanes = x_board + board_w + 0.35
+    x_rails = {rail: x_lanes + 0.16 * n_wires + 0.3 * i for i, rail in enumerate((V5, GND, V33))}
+    x_part = x_rails[V33] + 0.5
+    part_w = 6.0
+    width = max(x_part + part_w + 0.4, 12.0)
+
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 13)
+    ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
-    top = height - 1.6
-    ax.text(6.5, height - 0.4, f"{kit.title}: wiring", ha="center", va="center", fontsize=14, weight="bold")
-    ax.text(2.0, top + 0.25, f"{kit.board.title}\n({kit.board.chip_name})", ha="center", va="bottom", fontsize=10,
-            weight="bold")
-    ax.add_patch(FancyBboxPatch((0.4, 1.0), 3.2, top - 0.8, boxstyle="round,pad=0.05", fc="#dfe8f5", ec="black"))
-    ax.text(6.5, 0.45, "Power: USB (or 5 V on the board's 5V pin) for the board; a separate 5-6 V, 3 A supply for "
-            "the servos and the motor. Join every GND: board, supply, servos, driver, receiver.",
-            ha="center", va="center", fontsize=9, weight="bold")
-    for i, (role, gpio, part, wire, colour) in enumerate(rows):
-        y = top - 0.5 - i * 1.0
-        ax.text(3.45, y, f"GPIO{gpio}  {role}", ha="right", va="center", fontsize=10, family="monospace")
-        ax.plot([3.6, 7.4], [y, y], color=colour, linewidth=2.5)
-        ax.text(5.5, y + 0.12, wire, ha="center", va="bottom", fontsize=8, color=colour)
-        ax.add_patch(FancyBboxPatch((7.4, y - 0.4), 5.3, 0.8, boxstyle="round,pad=0.03", fc="white", ec=colour))
-        ax.text(7.55, y + 0.2, part, ha="left", va="center", fontsize=10, weight="bold")
-        note = NOTES.get(role, "")
-        if note:
-            ax.text(7.55, y - 0.15, note, ha="left", va="center", fontsize=7.5, linespacing=1.2)
+    ax.text(width / 2, height - 0.45, kit.title + "\nwiring on " + board.title, ha="center", va="center",
+            fontsize=13, weight="bold")
+
+    # the board, its pins as printed
+    board_top = top
+    ax.add_patch(FancyBboxPatch((x_board, board_top - board_h), board_w, board_h, boxstyle="round,pad=0.05",
+                                fc="#dfe8f5", ec="black", zorder=1))
+    ax.text(x_board + board_w / 2, board_top + 0.12, board.title + " (" + board.chip_name + ")", ha="center",
+            va="bottom", fontsize=9, weight="bold")
+    top_of = (board.layout or {}).get("top", "")
+    if top_of:
+        ax.text(x_board + board_w / 2, board_top - 0.2, "top: " + top_of, ha="center", va="top", fontsize=7,
+                style="italic")
+    where = {}
+    for r, row in enumerate(rows):
+        x = x_board + 0.6 + r * row_gap
+        left_half = r < len(rows) / 2
+        for pin in row:
+            y = board_top - 0.55 - pin.index * pitch
+            where[(r, pin.index)] = (x, y, left_half)
+            face = {"gnd": "black", "5v": "tab:red", "3v3": "darkorange"}.get(pin.power, "white")
+            ax.plot([x], [y], marker="o", ms=7, mfc=face, mec="black", zorder=4)
+            ax.text(x + (-0.12 if left_half else 0.12), y, pin.label, ha="right" if left_half else "left",
+                    va="center", fontsize=7.5, weight="bold" if pin.gpio in wired_gpios or pin.power else "normal",
+                    zorder=4)
+
+    lane, left_lane = [0], [0]  # wires routed so far: all, and those out of the board's left side
+
+    def route(pin, x_to, y_to, colour, width=2.0):
+        """A wire from a board pin to (x_to, y_to): a short jog below the pin (between the pins, never across
+        one), out of the board on its side, then orthogonally to the end."""
+        x, y, left_half = where[(pin.row, pin.index)]
+        lane[0] += 1
+        jog = y - pitch / 2
+        if left_half:
+            k = left_lane[0]
+            left_lane[0] += 1
+            below = board_top - board_h - 0.2 - 0.12 * k
+            xl = lane_left - 0.12 * k
+            points = [(x, y), (x, jog), (xl, jog), (xl, below), (x_to, below), (x_to, y_to)]
+        else:
+            points = [(x, y), (x, jog), (x_to, jog), (x_to, y_to)]
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, color=colour, linewidth=width, zorder=3, solid_joinstyle="round")
+        return points
+
+    # the parts and their terminals
+    rail_ends = {rail: [] for rail in RAILS}
+    y = top
+    for part, h in zip(all_parts, part_heights, strict=True):
+        box_top = y
+        ax.add_patch(FancyBboxPatch((x_part, box_top - h), part_w, h, boxstyle="round,pad=0.03", fc="white",
+                                    ec="grey", zorder=1))
+        ax.text(x_part + 0.12, box_top - 0.22, part.title, ha="left", va="center", fontsize=10, weight="bold")
+        for i, (terminal, net) in enumerate(part.terminals):
+            ty = box_top - 0.6 - i * pitch
+            ax.plot([x_part], [ty], marker="s", ms=6, mfc="white", mec="black", zorder=4)
+            ax.text(x_part + 0.12, ty, terminal, ha="left", va="center", fontsize=8)
+            if net in RAILS:
+                rail_ends[net].append(ty)
+                ax.plot([x_rails[net], x_part], [ty, ty], color=RAILS[net][1], linewidth=2, zorder=2)
+                ax.plot([x_rails[net]], [ty], marker="o", ms=5, color=RAILS[net][1], zorder=4)
+            else:
+                gpio = board.pins[net]
+                pin = by_gpio.get(gpio)
+                x_lane = x_lanes + 0.16 * lane[0]
+                if pin is not None:
+                    route(pin, x_lane, ty, SIGNALS[net])
+                    ax.plot([x_lane, x_part], [ty, ty], color=SIGNALS[net], linewidth=2, zorder=3)
+                    printed = pin.label
+                else:
+                    printed = "on board"
+                ax.text(x_part - 0.08, ty + 0.05, printed + ": GPIO" + str(gpio) + "  " + net, ha="right",
+                        va="bottom", fontsize=6.5, color=SIGNALS[net], zorder=5,
+                        bbox={"fc": "white", "ec": "none", "pad": 0.3})
+        text_y = box_top - 0.6 - len(part.terminals) * pitch
+        if part.notes:
+            ax.text(x_part + 0.12, text_y, part.notes, ha="left", va="top", fontsize=7.5, linespacing=1.3)
+        if part.symbol:
+            sx, sy = x_part + part_w - 1.9, box_top - h + 0.45
+            if part.symbol[0] == "package":
+                _, legs, caption, diode = part.symbol
+                ax.add_patch(Rectangle((sx, sy), 0.6, 0.35, fc="#444444", ec="black"))
+                for j, leg in enumerate(legs):
+                    lx = sx + 0.1 + 0.2 * j
+                    ax.plot([lx, lx], [sy, sy - 0.22], color="black", linewidth=1.5)
+                    ax.text(lx, sy - 0.26, leg, ha="center", va="top", fontsize=8, weight="bold")
+                ax.text(sx + 0.3, sy + 0.42, caption, ha="center", va="bottom", fontsize=6.5)
+                if diode:
+                    _diode(ax, Polygon, sx + 1.0, sy + 0.15, diode + ": band = cathode")
+            else:
+                _diode(ax, Polygon, sx, sy + 0.15, part.symbol[1] + ": long leg = anode, flat side = cathode")
+        y -= h + 0.25
+
+    # the board's own power: GND and 5 V from the rails, 3V3 onto its rail when a part takes it
+    def first(power):
+        found = [pin for row in rows for pin in row if pin.power == power]
+        right = [pin for pin in found if not where[(pin.row, pin.index)][2]]
+        return (right or found or [None])[0]
+
+    for rail in (GND, V5, V33):
+        pin = first(rail)
+        if pin is None or (rail == V33 and not rail_ends[V33]):
+            continue
+        x, yp, left_half = where[(pin.row, pin.index)]
+        end_y = board_top - board_h - 0.2 - 0.12 * left_lane[0] if left_half else yp - pitch / 2
+        points = route(pin, x_rails[rail], end_y, RAILS[rail][1], 2.5)
+        rail_ends[rail].append(points[-1][1])
+        ax.text(points[1][0] + (0.1 if not left_half else -0.1), points[1][1] - 0.04,
+                {"gnd": "GND", "5v": "5 V rail", "3v3": "3V3"}[rail],
+                ha="left" if not left_half else "right", va="top", fontsize=6.5, color=RAILS[rail][1], zorder=5)
+    for rail, ys in rail_ends.items():
+        if ys:
+            ax.plot([x_rails[rail]] * 2, [min(ys), max(ys)], color=RAILS[rail][1], linewidth=3, zorder=2)
+            ax.text(x_rails[rail], max(ys) + 0.1, RAILS[rail][0].split(" (")[0], rotation=90, ha="center",
+                    va="bottom", fontsize=7, color=RAILS[rail][1])
+
+    ax.text(width / 2, 0.75, "5 V rail: a UBEC set to 5 V, 3 A or more, from the battery: it feeds the servos, the "
+            "motor, the buzzer, the receiver, the module and the board's 5V pin.", ha="center", va="center",
+            fontsize=9, weight="bold")
+    ax.text(width / 2, 0.4, "Join every GND: board, UBEC, servos, driver, receiver, module. Never power a servo "
+            "from the board's 3V3 pin or from USB. Unplug the board's 5V wire while USB is plugged in.",
+            ha="center", va="center", fontsize=9)
     out_dir = Path(out_dir)
     paths = [out_dir / "wiring.svg", out_dir / "wiring.png"]
-    import matplotlib
-
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text in the SVG
         for path in paths:
-            fig.savefig(path, dpi=110)
+            fig.savefig(path, dpi=90)
     return paths
 
 
+def _diode(ax, polygon, x, y, caption):
+    """A diode symbol pointing right: the bar (the band on the part) is the cathode."""
+    ax.add_patch(polygon([(x, y - 0.12), (x, y + 0.12), (x + 0.2, y)], closed=True, fc="black"))
+    ax.plot([x + 0.2, x + 0.2], [y - 0.12, y + 0.12], color="black", linewidth=2)
+    ax.plot([x - 0.15, x], [y, y], color="black", linewidth=1)
+    ax.plot([x + 0.2, x + 0.35], [y, y], color="black", linewidth=1)
+    ax.text(x - 0.15, y - 0.18, "A", ha="center", va="top", fontsize=7)
+    ax.text(x + 0.35, y - 0.18, "K", ha="center", va="top", fontsize=7)
+    ax.text(x + 0.1, y + 0.18, caption, ha="center", va="bottom", fontsize=6.5)
+
+
 def bill_of_materials(kit):
-    lines = [f"# {kit.title}: bill of materials", "", "| qty | part |", "| ---: | --- |"]
-    lines += [f"| {item.get('qty', 1)} | {item['part']} |" for item in kit.bom]
-    lines += ["", "Wiring: wiring.png (or wiring.svg). Device settings: config.json (`gullwing deploy` writes it)."]
+    """bom.md: every part the kit's model needs, with a typical part number (host_tools.kit)."""
+    from host_tools import kit as kits
+
+    lines = ["# " + kit.title + " on " + kit.board.title + ": bill of materials", "",
+             "| qty | part | typical part number | what it is for |", "| ---: | --- | --- | --- |"]
+    lines += ["| " + str(item.qty) + " | " + item.part + " | " + item.number + " | " + item.use + " |"
+              for item in kits.bill_of_materials(kit)]
+    lines += ["", "Also: hook-up wire or Dupont jumpers, heat-shrink. Wiring: wiring.svg (or wiring.png). Device "
+              "settings: config.json (`gullwing deploy` writes it)."]
     return "\n".join(lines) + "\n"
 
 
 def build(kit, out_dir):
     """config.json, bom.md and the wiring diagram of a kit; returns the paths written."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_bytes(kit.config_json())
-    (out_dir / "bom.md").write_text(bill_of_materials(kit))
-    return [out_dir / "config.json", out_dir / "bom.md", *draw(kit, out_dir)]
+    pinout(kit.board)  # a board file without [layout] is refused before anything is written
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.json").write_bytes(kit.config_json())
+        (out_dir / "bom.md").write_text(bill_of_materials(kit))
+        return [out_dir / "config.json", out_dir / "bom.md", *draw(kit, out_dir)]
+    except OSError as exc:
+        raise errors.GullwingError("cannot write the kit into " + str(out_dir) + ": " + (exc.strerror or str(exc)),
+                                   hint="give -o a folder you may write to") from None

@@ -3,7 +3,7 @@ found by its USB ids. test_catalogue_on_board.py runs each on a virtual board of
 
 import pytest
 
-from host_tools import BOARDS_DIR, boards
+from host_tools import BOARDS_DIR, boards, wiring
 from host_tools.sim import chips
 
 # What the catalogue promises: each board, its chip, and the warnings its few pins make unavoidable
@@ -71,3 +71,27 @@ def test_each_board_is_found_by_the_usb_ids_it_shows_up_as(name):
 
 def test_every_chip_has_a_catalogued_board():
     assert {chip for chip, _ in EXPECTED.values()} == set(chips.CHIPS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_board_lays_out_its_pins_as_printed_for_the_wiring_diagram(name):
+    board = boards.load(name)
+    pins = [pin for row in wiring.pinout(board) for pin in row]
+    gpios = [pin.gpio for pin in pins if pin.gpio is not None]
+    assert len(gpios) == len(set(gpios)), "each GPIO on one pin"
+    onboard = {board.pins["led"]} if board.layout.get("onboard_led") else set()
+    assert set(gpios) | onboard == set(board.header), "the layout holds every GPIO of the header"
+    assert {"gnd", "5v", "3v3"} <= {pin.power for pin in pins}, "ground, 5 V and 3V3 pins to wire power to"
+    assert all(gpio in gpios or gpio in onboard for gpio in board.pins.values())
+    assert board.layout["top"], "which end of the board is at the top of the rows"
+
+
+def test_a_layout_with_a_pin_that_is_not_printed_so_is_refused_with_its_place(tmp_path):
+    text = (BOARDS_DIR / "xiao-esp32c3.toml").read_text()
+    bad = tmp_path / "xiao-esp32c3.toml"
+    text = text.replace('"D1=3"', '"D1"').replace('"D2=4"', '"D2=11"')  # not PRINT=GPIO; GPIO11 not broken out
+    bad.write_text(text.replace("[layout]", "[layout]\nside = 1"))
+    problems = {p.key: p for p in boards.problems_of(bad)}
+    assert problems["layout.rows[0][1]"].severity == boards.ERROR and "PRINT=GPIO" in problems["layout.rows[0][1]"].fix
+    assert problems["layout.rows[0][2]"].kind == boards.NOT_BROKEN_OUT
+    assert problems["layout.side"].kind == boards.UNKNOWN_KEY

@@ -1,6 +1,10 @@
 """`gullwing console`: requests and replies, events, the live status line, calibration keys."""
 
 import json
+import os
+import select
+import signal
+import subprocess
 import time
 
 from host_tools import console
@@ -46,3 +50,44 @@ def test_the_console_on_a_terminal(deployed):
     seen = run_in_pty([str(BIN / "gullwing"), "console", "--port", deployed.port],
                       [b"pin", b"\t", b"\r", b"version\r"], expect='"version":"0.1.0"')
     assert b"ok" in seen
+
+
+def test_a_board_unplugged_during_the_console_ends_it_with_one_error(deployed):
+    master, slave = os.openpty()
+    proc = subprocess.Popen([str(BIN / "gullwing"), "console", "--port", deployed.port], stdin=slave, stdout=slave,
+                            stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(done, timeout):
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    return
+
+    try:
+        read_until(lambda: b"gullwing>" in seen, 20)
+        deployed.stop(signal.SIGKILL)  # the cable pulled: the port disappears
+        read_until(lambda: proc.poll() is not None, 20)
+        assert proc.wait(timeout=5) == 2
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert "Traceback" not in text
+    assert "error: the board's serial port " + deployed.port + " went away" in text
+    assert "hint: the board was unplugged" in text
+
+
+def test_the_console_restarts_a_board_left_at_the_prompt(deployed):
+    deployed.mpremote("exec", "print(1)")
+    session = console.Session(deployed.port, on_event=lambda text: None)
+    try:
+        assert session.request("ping") == "ok"
+    finally:
+        session.close()

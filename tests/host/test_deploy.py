@@ -9,8 +9,10 @@ import threading
 import time
 
 import pytest
+from click.testing import CliRunner
 
 from host_tools import FIRMWARE_DIR, __version__, deploy, errors
+from host_tools.cli import cli
 from tests.host.virtual import BIN, SimProcess
 
 
@@ -229,3 +231,143 @@ def test_an_mpy_version_the_board_cannot_load_is_refused():
     with pytest.raises(errors.MpyVersionMismatch) as caught:
         deploy._check_mpy({"mpy": 5, "version": [1, 19, 1]}, {"/gullwing/__init__.mpy": mpy})
     assert "1.19.1" in str(caught.value)
+
+
+# -- the board's chip, the board file and the kit -----------------------------------------------------
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _open_deg(sim):
+    """The left door's open angle as the board's config.json sets it (the firmware's default when unset)."""
+    import json
+
+    from host_tools import kit
+
+    doors = json.loads((sim.flash / "config.json").read_text()).get("doors", {})
+    return doors.get("left", {}).get("open_deg", kit.firmware_config().DEFAULTS["doors"]["left"]["open_deg"])
+
+
+def _cli_deploy(cwd, *args, **env):
+    """`gullwing deploy` as a user types it in the folder `cwd`, with only the GULLWING_* variables given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GULLWING_")}
+    return subprocess.run([str(BIN / "gullwing"), "deploy", *args], capture_output=True, text=True, timeout=120,
+                          cwd=cwd, env=dict(clean, **env))
+
+
+@pytest.mark.parametrize("machine, chip", [
+    ("Generic ESP32 module with ESP32", "ESP32"),
+    ("Generic ESP32S3 module with ESP32-S3", "ESP32-S3"),
+    ("ESP32C3 module with ESP32-C3", "ESP32-C3"),
+    ("Generic ESP32S2 module with ESP32-S2FN4R2", "ESP32-S2"),
+    ("Generic ESP32 module with ESP32-PICO-D4", "ESP32"),
+    ("Generic ESP32 module with ESP32-D2WD", "ESP32"),
+    ("ESP32C6 module with ESP32-C6", "ESP32-C6"),
+    ("Raspberry Pi Pico with RP2040", None),
+])
+def test_the_chip_is_read_from_what_the_firmware_says_it_was_built_for(machine, chip):
+    assert deploy.chip_of(machine) == chip
+
+
+def test_a_board_of_another_chip_is_refused_and_nothing_is_written(tmp_path):
+    sim = SimProcess(tmp_path / "flash", "--board", "esp32-c3-devkitm-1")
+    try:
+        before = _files(sim.flash)
+        out = _cli_deploy(tmp_path, "--port", sim.port)  # no --board: the default ESP32-DevKitC
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        error, hint = out.stderr.splitlines()[0], out.stderr.splitlines()[-1]
+        assert "ESP32-C3" in error and "esp32-devkitc" in error and "for an ESP32;" in error
+        assert "nothing was written" in error
+        assert hint.startswith("hint: ") and "esp32-c3-devkitm-1" in hint
+        assert _files(sim.flash) == before
+        assert "alive" in sim.mpremote("exec", "print('alive')").stdout  # the board still answers
+    finally:
+        sim.stop()
+
+
+def test_a_plain_deploy_after_a_kit_deploy_keeps_the_kit_until_told_otherwise(board, tmp_path):
+    from host_tools import kit
+
+    first = deploy.deploy(port=board.port, kit=kit.load("az1-1to8"), progress=False)  # as provision does
+    assert _open_deg(board) == 85  # the 1:8 body's hinge stop
+    assert "(board esp32-devkitc, kit az1-1to8)" in first.line()
+    out = _cli_deploy(tmp_path, "--port", board.port)
+    assert out.returncode == 0, out.stderr
+    assert "(board esp32-devkitc, kit az1-1to8, kept from the last deploy)" in out.stdout
+    assert " 0 sent, " in out.stdout and _open_deg(board) == 85
+    out = _cli_deploy(tmp_path, "--port", board.port, "--board", "esp32-devkitc")
+    assert out.returncode == 0, out.stderr
+    assert "(board esp32-devkitc)" in out.stdout and _open_deg(board) == 90
+    assert "(board esp32-devkitc, kept from the last deploy)" in _cli_deploy(tmp_path, "--port", board.port).stdout
+
+
+def test_the_project_file_and_the_environment_name_the_board_and_kit(board, tmp_path):
+    (tmp_path / "gullwing.toml").write_text('kit = "az1-1to8"\n')
+    out = _cli_deploy(tmp_path, "--port", board.port)
+    assert out.returncode == 0, out.stderr
+    assert "(board esp32-devkitc, kit az1-1to8, from gullwing.toml)" in out.stdout and _open_deg(board) == 85
+    out = _cli_deploy(tmp_path, "--port", board.port, GULLWING_BOARD="esp32-devkitc")  # before the file
+    assert "(board esp32-devkitc, from GULLWING_BOARD)" in out.stdout and _open_deg(board) == 90
+    out = _cli_deploy(tmp_path, "--port", board.port, "--kit", "az1-1to8", GULLWING_BOARD="esp32-devkitc")
+    assert "(board esp32-devkitc, kit az1-1to8)" in out.stdout and _open_deg(board) == 85
+
+
+@pytest.mark.parametrize("text, named", [
+    ('bord = "esp32-devkitc"\n', "gullwing.toml: bord: unknown key"),
+    ("board = 3\n", "gullwing.toml: board: must be a name in quotes"),
+    ('board = "esp32-devkitc\n', "gullwing.toml: not valid TOML"),
+    ('board = "no-such-board"\n', "no-such-board"),
+])
+def test_a_bad_project_file_is_one_error_naming_the_key(tmp_path, monkeypatch, text, named):
+    monkeypatch.chdir(tmp_path)
+    for key in ("GULLWING_BOARD", "GULLWING_KIT"):
+        monkeypatch.delenv(key, raising=False)
+    (tmp_path / "gullwing.toml").write_text(text)
+    for command in (["deploy", "--port", str(tmp_path / "no-port")], ["plot", str(tmp_path / "gullwing.toml")]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.output.startswith("error: ") and named in result.output.splitlines()[0]
+        assert "hint: " in result.output
+
+
+def test_a_kit_and_a_board_that_disagree_are_refused_before_the_port_is_opened(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["deploy", "--port", str(tmp_path / "no-port"), "--kit", "az1-1to8",
+                                      "--board", "esp32-s3-devkitc-1"])
+    assert result.exit_code == 2
+    assert "kit az1-1to8 is made for board esp32-devkitc, not esp32-s3-devkitc-1" in result.output
+
+
+def test_sim_takes_the_projects_board_from_the_environment_or_the_kit_in_gullwing_toml(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GULLWING_")}
+    (tmp_path / "gullwing.toml").write_text('kit = "az1-1to8"\n')
+    for env, shown in (({"GULLWING_BOARD": "esp32-c3-devkitm-1"}, "board: esp32-c3-devkitm-1 (ESP32-C3)"),
+                       ({}, "board: esp32-devkitc (ESP32)")):
+        proc = subprocess.Popen([str(BIN / "gullwing"), "sim", "--flash", str(tmp_path / "flash")], cwd=tmp_path,
+                                env=dict(clean, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().startswith("port: ")
+            assert proc.stderr.readline().startswith(shown)
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
+def test_the_record_names_catalogue_files_by_name_and_others_by_path(tmp_path):
+    import json
+
+    from host_tools import boards, kit
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text(boards.board_path("esp32-devkitc").read_text().replace('"esp32-devkitc"', '"mine"'))
+    record = json.loads(deploy.target(str(mine)).record())
+    assert record == {"board": str(mine.resolve()), "chip": "ESP32", "kit": None, "version": __version__}
+    assert deploy.recorded_target(record).board.name == "mine"
+    record = json.loads(deploy.target(kit=kit.load("az1-1to8")).record())
+    assert record["board"] == "esp32-devkitc" and record["kit"] == "az1-1to8"
+    mine.unlink()  # the project moved: the next plain deploy says what it cannot find
+    with pytest.raises(errors.GullwingError) as caught:
+        deploy.recorded_target({"board": str(mine.resolve()), "kit": None})
+    assert "last deployed with board " + str(mine.resolve()) in str(caught.value)
+    assert "--board" in caught.value.hint

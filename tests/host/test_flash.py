@@ -1,9 +1,9 @@
 """`gullwing flash`: the image check before the board is touched, and the esptool calls that follow.
 
 Images are real ESP images made with esptool's own image classes, merged as micropython.org ships
-them (bootloader at the chip's offset, partition table at 0x8000, application at 0x10000). No board
-can be attached here, so the esptool functions that talk to one are replaced by a fake that records
-each call and behaves as esptool does with a board: it reports its chip and can lose the link.
+them (bootloader at the chip's offset, partition table at 0x8000, application at 0x10000). Flashing
+runs real esptool against a virtual board's ROM loader (host_tools/rom.py); only a link that drops
+mid-write, which a ROM cannot be made to show, is a fake of esptool's board-facing functions.
 """
 
 import hashlib
@@ -34,6 +34,7 @@ from serial.tools import list_ports
 
 from host_tools import errors, flash
 from host_tools.cli import cli
+from tests.host.virtual import SimProcess
 
 IMAGE_CLASSES = {
     "ESP32": ESP32FirmwareImage,
@@ -243,29 +244,52 @@ def run_flash(tmp_path, chip, erase=False, image=None, board_chip=None):
     return board
 
 
-@pytest.mark.parametrize("chip", sorted(IMAGE_CLASSES))
-def test_flash_writes_the_image_at_the_chips_offset_then_deploys(tmp_path, monkeypatch, chip):
-    fake = FakeBoard(chip).install(monkeypatch)
-    board = run_flash(tmp_path, chip)
-    assert fake.names() == ["connect", "stub", "baud", "attach", "write", "reset", "close"]
-    assert ("baud", 460800) in fake.calls
-    (write_call,) = [c for c in fake.calls if c[0] == "write"]
-    assert write_call[1] == 460800
-    assert write_call[2] == [(BOOTLOADER_OFFSET[chip], (tmp_path / "firmware.bin").read_bytes())]
-    assert ("reset", "hard-reset") in fake.calls
-    assert fake.deployed == [("/dev/ttyUSB0", board)]
+def fake_deploy(monkeypatch):
+    """`flash` ends with a deploy; that is deploy's business (tests/host/test_deploy.py): recorded here."""
+    deployed = []
+    deploy_module = types.ModuleType("host_tools.deploy")
+    deploy_module.deploy = lambda port, board, **kwargs: deployed.append((port, board))
+    monkeypatch.setitem(sys.modules, "host_tools.deploy", deploy_module)
+    return deployed
 
 
-def test_the_flash_is_erased_only_when_asked(tmp_path, monkeypatch):
-    fake = FakeBoard("ESP32").install(monkeypatch)
-    run_flash(tmp_path, "ESP32")
-    assert "erase" not in fake.names()
-    fake.calls.clear()
-    run_flash(tmp_path, "ESP32", erase=True)
-    assert fake.names() == ["connect", "stub", "baud", "attach", "erase", "write", "reset", "close"]
+MARK_AT = 0x300000  # past any image: only an erase of the whole flash clears it
+
+
+def virtual_board(tmp_path, chip="ESP32", name="esp32-devkitc"):
+    """A running virtual board whose flash already holds something at MARK_AT."""
+    sim = SimProcess(tmp_path / "flash", "--board", name)
+    with open(tmp_path / "flash.img", "wb") as image:
+        image.write(b"\xff" * MARK_AT + b"mark" + b"\xff" * (4 * 1024 * 1024 - MARK_AT - 4))
+    return sim
+
+
+def flash_image(tmp_path, offset, length):
+    with open(tmp_path / "flash.img", "rb") as image:
+        image.seek(offset)
+        return image.read(length)
+
+
+def test_flash_erases_writes_the_image_at_the_chips_offset_then_deploys(tmp_path, monkeypatch):
+    # real esptool, through the virtual board's ROM loader (reset into it over RFC 2217 and back)
+    deployed = fake_deploy(monkeypatch)
+    sim = virtual_board(tmp_path)
+    try:
+        (sim.flash / "main.py").write_text("print('old')\n")
+        firmware = write(tmp_path, micropython_image("ESP32"))
+        flash.flash(sim.port, firmware, "esp32-devkitc", erase=True, console=Console(file=io.StringIO()))
+        data = firmware.read_bytes()
+        assert flash_image(tmp_path, 0x1000, len(data)) == data
+        assert flash_image(tmp_path, MARK_AT, 4) == b"\xff" * 4  # erased
+        assert not (sim.flash / "main.py").exists()  # the filesystem went with the flash
+        assert deployed == [(sim.port, "esp32-devkitc")]
+        assert "ok" in sim.mpremote("exec", "print('ok')", timeout=30).stdout  # booted its new MicroPython
+    finally:
+        sim.stop()
 
 
 def test_a_failing_fast_link_is_retried_at_115200(tmp_path, monkeypatch):
+    # a link that drops at 460800 baud is a cable's failure, not one a ROM can be made to show: faked
     fake = FakeBoard("ESP32", fail_at_bauds={460800}).install(monkeypatch)
     run_flash(tmp_path, "ESP32", erase=True)
     assert fake.names() == ["connect", "stub", "baud", "attach", "erase", "write", "close",
@@ -282,19 +306,29 @@ def test_a_link_failing_at_both_rates_is_reported_and_nothing_is_deployed(tmp_pa
     assert "reset" not in fake.names() and fake.deployed == []
 
 
-@pytest.mark.parametrize("image", [b"", b"\x00" * 4096, micropython_image("ESP32-S3"), application("ESP32")])
-def test_nothing_touches_the_board_when_the_image_is_refused(tmp_path, monkeypatch, image):
-    fake = FakeBoard("ESP32").install(monkeypatch)
-    with pytest.raises(errors.BadFirmwareImage):
-        run_flash(tmp_path, "ESP32", image=image)
-    assert fake.calls == [] and fake.deployed == []
+def test_nothing_touches_the_board_when_the_image_is_refused(tmp_path, monkeypatch):
+    deployed = fake_deploy(monkeypatch)
+    sim = virtual_board(tmp_path)
+    try:
+        for image in [b"", b"\x00" * 4096, micropython_image("ESP32-S3"), application("ESP32")]:
+            with pytest.raises(errors.BadFirmwareImage):
+                flash.flash(sim.port, write(tmp_path, image), "esp32-devkitc", console=Console(file=io.StringIO()))
+        assert flash_image(tmp_path, 0, MARK_AT + 4) == b"\xff" * MARK_AT + b"mark" and deployed == []
+        assert "ok" in sim.mpremote("exec", "print('ok')").stdout  # never reset: still running
+    finally:
+        sim.stop()
 
 
 def test_a_board_with_another_chip_than_its_board_file_is_not_written(tmp_path, monkeypatch):
-    fake = FakeBoard("ESP32-S3").install(monkeypatch)
-    with pytest.raises(errors.WrongChip, match="has an ESP32-S3, but board file board-esp32 says ESP32"):
-        run_flash(tmp_path, "ESP32")
-    assert "write" not in fake.names() and "erase" not in fake.names() and fake.deployed == []
+    deployed = fake_deploy(monkeypatch)
+    sim = virtual_board(tmp_path, name="esp32-s3-devkitc-1")
+    try:
+        firmware = write(tmp_path, micropython_image("ESP32"))
+        with pytest.raises(errors.WrongChip, match="has an ESP32-S3, but board file esp32-devkitc says ESP32"):
+            flash.flash(sim.port, firmware, "esp32-devkitc", console=Console(file=io.StringIO()))
+        assert flash_image(tmp_path, 0, MARK_AT + 4) == b"\xff" * MARK_AT + b"mark" and deployed == []
+    finally:
+        sim.stop()
 
 
 def test_a_board_that_does_not_answer_gets_the_boot_button_hint(tmp_path, monkeypatch):
@@ -334,23 +368,25 @@ def test_a_silent_port_is_a_board_that_does_not_answer(tmp_path):
 
 
 def test_the_flash_command_reports_progress_and_the_deploy(tmp_path, monkeypatch):
-    fake = FakeBoard("ESP32").install(monkeypatch)
-    firmware = write(tmp_path, micropython_image("ESP32"))
-    result = CliRunner().invoke(cli, ["flash", "--port", "/dev/ttyUSB0", "--firmware", str(firmware), "--erase"])
-    assert result.exit_code == 0, result.output
-    assert "written at 0x1000 after erasing the whole flash" in result.output
-    assert "writing" in result.output and "/" in result.output  # the progress bar, completed
-    assert "deploying" in result.output
-    assert fake.deployed == [("/dev/ttyUSB0", "esp32-devkitc")]
+    deployed = fake_deploy(monkeypatch)
+    sim = virtual_board(tmp_path)
+    try:
+        firmware = write(tmp_path, micropython_image("ESP32"))
+        result = CliRunner().invoke(cli, ["flash", "--port", sim.port, "--firmware", str(firmware)])
+        assert result.exit_code == 0, result.output
+        assert "written at 0x1000" in result.output and "erasing" not in result.output
+        assert "writing" in result.output and "/" in result.output  # the progress bar, completed
+        assert "deploying" in result.output
+        assert deployed == [(sim.port, "esp32-devkitc")]
+        assert flash_image(tmp_path, MARK_AT, 4) == b"mark"  # only the image's sectors were erased
+    finally:
+        sim.stop()
 
 
 def test_the_flash_command_without_a_board_connected(tmp_path, monkeypatch):
-    fake = FakeBoard("ESP32").install(monkeypatch)
     monkeypatch.setattr(list_ports, "comports", lambda *a, **k: [])
     monkeypatch.delenv("GULLWING_PORT", raising=False)
     firmware = write(tmp_path, micropython_image("ESP32"))
     result = CliRunner().invoke(cli, ["flash", "--firmware", str(firmware)])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no serial ports found\nhint: ")
-    assert fake.calls == []
-

@@ -1,6 +1,7 @@
 """Finding the board's serial port, and the errors a user sees when that fails or the port is taken."""
 
 import os
+import subprocess
 
 import pytest
 import serial
@@ -8,8 +9,9 @@ from click.testing import CliRunner
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
-from host_tools import boards, errors, ports
+from host_tools import boards, errors, ports, virtual_board
 from host_tools.cli import cli
+from tests.host.virtual import BIN, SimProcess
 
 KNOWN = {"10c4:ea60": ["esp32-devkitc"], "1a86:7523": ["esp32-devkitc"]}
 
@@ -25,6 +27,7 @@ def connected(monkeypatch):
     """Set what list_ports.comports() reports, as pyserial would on this host."""
     found = []
     monkeypatch.setattr(list_ports, "comports", lambda *a, **k: list(found))
+    monkeypatch.setattr(virtual_board, "running_ports", lambda: [])
     monkeypatch.delenv(ports.ENV_VAR, raising=False)
     return found
 
@@ -79,6 +82,32 @@ def test_no_serial_port_at_all(connected):
         ports.choose_port(known_ids=KNOWN)
     assert "no serial ports" in str(info.value)
     assert "cable" in info.value.hint
+
+
+def test_a_running_virtual_board_counts_as_a_connected_board(connected):
+    connected += [port_info("/dev/ttyS0")]
+    assert ports.choose_port(known_ids=KNOWN, virtual=["/dev/pts/7"]) == "/dev/pts/7"
+    connected += [port_info("/dev/ttyUSB1", 0x1A86, 0x7523, "USB Serial")]
+    with pytest.raises(errors.SeveralPorts) as info:
+        ports.choose_port(known_ids=KNOWN, virtual=["/dev/pts/7"])
+    assert "/dev/ttyUSB1  USB Serial  1a86:7523" in str(info.value)
+    assert "/dev/pts/7  virtual board (gullwing sim)" in str(info.value)
+
+
+def test_status_without_a_port_finds_the_one_running_virtual_board(tmp_path):
+    env = dict(os.environ)
+    env.pop(ports.ENV_VAR, None)
+    if [info for info in list_ports.comports() if ports.usb_id(info) in boards.known_usb_ids()]:
+        pytest.skip("a USB board is connected to this machine")
+    sim = SimProcess(tmp_path / "flash")
+    try:
+        out = subprocess.run([str(BIN / "gullwing"), "status"], capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        sim.stop()
+    # an empty board: found on its port, restarted from the prompt, and found to have no gullwing
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: gullwing is not on the board")
+    assert "gullwing deploy --port " + sim.port in out.stderr
 
 
 @pytest.fixture

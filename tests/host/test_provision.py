@@ -1,13 +1,14 @@
 """Kits and provisioning: many virtual boards at once, a failure isolated, a rerun doing only the rest."""
 
+import dataclasses
+import inspect
 import json
 import signal
-import threading
-import time
+from unittest import mock
 
 import pytest
 
-from host_tools import kit, provision
+from host_tools import boards, flash, kit, provision
 from tests.host.virtual import SimProcess
 
 
@@ -36,28 +37,132 @@ def test_boards_are_provisioned_at_once_a_killed_one_fails_alone_and_a_rerun_doe
     az1 = kit.load("az1-1to8")
     try:
         assert set(s.port for s in sims) <= set(provision.all_ports())  # --all finds virtual boards
-        outcome = {}
-        run = threading.Thread(target=lambda: outcome.update(
-            zip(("results", "report"), provision.provision([s.port for s in sims], az1, reports=tmp_path / "rep",
-                                                           live=False), strict=True)))
-        run.start()
-        time.sleep(2.5)
-        sims[1].stop(signal.SIGKILL)  # the cable of one board is pulled mid-run
-        run.join(120)
-        results = {r.port: r for r in outcome["results"]}
+
+        def pull_the_cable(result):  # of one board, once its self-test has begun
+            if result.port == sims[1].port and result.step == "doors":
+                sims[1].stop(signal.SIGKILL)
+
+        results, report = provision.provision([s.port for s in sims], az1, reports=tmp_path / "rep", live=False,
+                                              on_step=pull_the_cable)
+        results = {r.port: r for r in results}
         assert results[sims[0].port].passed and results[sims[2].port].passed
         assert not results[sims[1].port].passed and results[sims[1].port].error
-        report = json.loads(outcome["report"].read_text())
-        assert [b["passed"] for b in report["boards"]] == [True, False, True]
-        assert "FAILED" in outcome["report"].with_suffix(".txt").read_text()
+        report_data = json.loads(report.read_text())
+        assert [b["passed"] for b in report_data["boards"]] == [True, False, True]
+        assert [b["done"] for b in report_data["boards"]] == [["deployed", "tested"], ["deployed"],
+                                                              ["deployed", "tested"]]
+        assert "FAILED at doors" in report.with_suffix(".txt").read_text()
 
         sims[1] = SimProcess(tmp_path / "board1")  # plugged back in
-        results, _ = provision.provision([s.port for s in sims], az1, reports=tmp_path / "rep", live=False)
-        outcome = [(r.passed, r.skipped) for r in results]
-        assert outcome == [(True, True), (True, False), (True, True)], [r.error for r in results]
+        results, report = provision.provision([s.port for s in sims], az1, reports=tmp_path / "rep", live=False)
+        outcome = [(r.passed, r.skipped, r.done) for r in results]
+        assert outcome == [(True, True, []), (True, False, ["deployed", "tested"]), (True, True, [])], \
+            [r.error for r in results]
+        assert "skipped: passed kit az1-1to8" in report.with_suffix(".txt").read_text()
     finally:
         for sim in sims:
             sim.stop()
+
+
+def test_the_self_test_checks_the_outputs_and_fails_a_board_with_a_broken_one(tmp_path):
+    az1 = kit.load("az1-1to8")
+    # the motor on an input-only pin: what a board file the host did not check would put on a board
+    broken = dataclasses.replace(az1, board=dataclasses.replace(az1.board, pins={**az1.board.pins, "motor": 39}))
+    sims = [SimProcess(tmp_path / "good", trace=tmp_path / "good.csv"),
+            SimProcess(tmp_path / "broken", trace=tmp_path / "broken.csv")]
+    try:
+        traces = {sim.port: sim.trace for sim in sims}
+        (good,), _ = provision.provision([sims[0].port], az1, reports=tmp_path / "rep", live=False, traces=traces)
+        (bad,), _ = provision.provision([sims[1].port], broken, reports=tmp_path / "rep", live=False, traces=traces)
+    finally:
+        for sim in sims:
+            sim.stop()
+    assert good.passed, good.error
+    checks = "\n".join(good.checks)
+    assert "motor output (GPIO25): duty" in checks and "buzzer (GPIO23): sounded" in checks
+    assert "door left: GPIO18 pulse" in checks
+    assert not bad.passed and bad.done == ["deployed"]
+    assert "problems" in bad.error and "motor" in bad.error and "39" in bad.error, bad.error
+
+
+def test_without_a_trace_the_output_checks_a_board_cannot_show_are_named(tmp_path):
+    """A USB board: the buzzer and the motor's duty are not visible over the protocol; the report says so."""
+    result = provision.Result("/dev/x")
+    link = _ScriptedLink()
+    provision.self_test(link, kit.load("az1-1to8"), result)
+    assert "motor, buzzer: outputs not visible over the protocol, not checked" in result.checks
+    assert "rc: no receiver signal, not checked" in result.checks
+
+
+class _ScriptedLink:
+    """A healthy board's answers to the self-test, without a board."""
+
+    def __init__(self, problems=()):
+        self.events = []
+        self.problems = list(problems)
+        self.state, self.throttle = "off", 0
+
+    def request(self, line):
+        from host_tools.link import Reply
+
+        data = None
+        if line == "version":
+            data = {"version": provision.__version__, "id": "240ac4000001"}
+        elif line == "status":
+            rpm = {"off": 0, "running": 950 + 80 * self.throttle}[self.state]
+            data = {"engine": {"state": self.state, "rpm": rpm}, "rc": "waiting"}
+            if self.problems:
+                data["problems"] = self.problems
+        elif line.startswith("door both"):
+            angle = 0 if "close" in line else provision.TEST_DEG
+            self.events += ["evt door " + json.dumps({"side": side, "state": "x", "angle": angle})
+                            for side in ("left", "right")]
+        elif line.startswith("engine"):
+            self.state = "running" if line.endswith("start") else "off"
+            self.events.append("evt engine " + json.dumps({"state": self.state, "rpm": 0}))
+        elif line.startswith("throttle"):
+            self.throttle = int(line.split()[1])
+        return Reply(True, "ok", data)
+
+    def wait_event(self, name, timeout):
+        for i, event in enumerate(self.events):
+            if event.startswith("evt " + name + " "):
+                return self.events.pop(i)
+        return None
+
+
+def test_a_board_listing_problems_fails_its_self_test_naming_them():
+    result = provision.Result("/dev/x")
+    with pytest.raises(provision.SelfTestFailed, match="motor: ESP_ERR_INVALID_ARG"):
+        provision.self_test(_ScriptedLink(["motor: ESP_ERR_INVALID_ARG"]), kit.load("az1-1to8"), result)
+
+
+def test_the_command_checks_a_virtual_boards_outputs_from_its_trace_and_a_rerun_skips_it(tmp_path):
+    from click.testing import CliRunner
+
+    from host_tools.cli import cli
+
+    sim = SimProcess(tmp_path / "board", trace=tmp_path / "trace.csv")
+    command = ["provision", "--kit", "az1-1to8", "--ports", sim.port, "--trace", f"{sim.port}={sim.trace}",
+               "--reports", str(tmp_path / "rep")]
+    try:
+        first = CliRunner().invoke(cli, command)
+        again = CliRunner().invoke(cli, command)
+    finally:
+        sim.stop()
+    assert first.exit_code == 0, first.output
+    assert "passed (deployed, tested)" in first.output and "motor output (GPIO25): duty" in first.output
+    assert again.exit_code == 0, again.output
+    assert "skipped: passed kit az1-1to8" in again.output and "deployed" not in again.output.split("report:")[0]
+
+
+def test_a_trace_that_is_not_port_and_file_is_refused(tmp_path):
+    from click.testing import CliRunner
+
+    from host_tools.cli import cli
+
+    result = CliRunner().invoke(cli, ["provision", "--kit", "az1-1to8", "--ports", "/dev/x", "--trace", "t.csv"])
+    assert result.exit_code == 2 and "is not PORT=FILE" in result.output
 
 
 def test_kit_build_writes_config_bill_of_materials_and_wiring(tmp_path):
@@ -77,9 +182,21 @@ def test_kit_build_writes_config_bill_of_materials_and_wiring(tmp_path):
     assert "motor" in wired and "motor_in1" not in wired  # the kit's MOSFET, not the board's bridge pins
 
 
-def test_with_an_image_every_board_is_flashed_before_its_deploy(tmp_path, monkeypatch):
+def _fake_flash(calls):
+    """A stand-in for flash.flash with its very signature, doing what it does with its arguments first."""
+    real = inspect.signature(flash.flash)
+
+    def fake(*args, **kwargs):
+        bound = real.bind(*args, **kwargs)  # a TypeError when called otherwise than flash.flash takes
+        board = boards.load(bound.arguments.get("board"))  # a name or a path, as flash.flash loads it
+        calls.append(("flash", bound.arguments["port"], bound.arguments["firmware"], board.name))
+
+    return mock.create_autospec(flash.flash, side_effect=fake)
+
+
+def test_with_an_image_every_board_is_flashed_for_the_kit_board_before_its_deploy(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(provision.flash, "flash", lambda port, image, board: calls.append(("flash", port, image)))
+    monkeypatch.setattr(provision.flash, "flash", _fake_flash(calls))
     monkeypatch.setattr(provision.deploy, "deploy", lambda port, kit, progress: calls.append(("deploy", port)))
 
     class Refusing:  # the self-test's board: it answers nothing
@@ -87,8 +204,41 @@ def test_with_an_image_every_board_is_flashed_before_its_deploy(tmp_path, monkey
             raise provision.errors.BoardNotAnswering("no reply")
 
     monkeypatch.setattr(provision, "Link", Refusing)
-    results, _ = provision.provision(["/dev/a", "/dev/b"], kit.load("az1-1to8"), firmware="mp.bin",
+    results, _ = provision.provision(["/dev/a", "/dev/b"], kit.load("az1-1to8"), firmware=tmp_path / "mp.bin",
                                      reports=tmp_path, live=False)
     for port in ("/dev/a", "/dev/b"):
-        assert calls.index(("flash", port, "mp.bin")) < calls.index(("deploy", port))
-    assert all(r.step == "version" and "no reply" in r.error for r in results)
+        assert calls.index(("flash", port, str(tmp_path / "mp.bin"), "esp32-devkitc")) < calls.index(("deploy", port))
+    assert all(r.step == "version" and "no reply" in r.error for r in results), [r.error for r in results]
+    assert all(r.done == ["flashed", "deployed"] for r in results)
+
+
+def test_a_board_that_passed_before_is_neither_flashed_nor_deployed_again(tmp_path, monkeypatch):
+    az1 = kit.load("az1-1to8")
+    earlier = provision.Result("/dev/a", board_id="240ac4000001", passed=True, done=["flashed", "deployed", "tested"])
+    provision._report(tmp_path, az1, "mp.bin", [earlier])
+    calls = []
+    monkeypatch.setattr(provision.flash, "flash", _fake_flash(calls))
+    monkeypatch.setattr(provision.deploy, "deploy", lambda port, kit, progress: calls.append(("deploy", port)))
+    monkeypatch.setattr(provision, "Link", lambda port, timeout: _Open(_ScriptedLink()))
+    (result,), report = provision.provision(["/dev/a"], az1, firmware=tmp_path / "mp.bin", reports=tmp_path,
+                                            live=False)
+    assert calls == [] and result.skipped and result.passed and result.done == []
+    assert result.why.startswith("passed kit az1-1to8 with gullwing " + provision.__version__)
+    assert json.loads(report.read_text())["boards"][0]["why"] == result.why
+
+
+class _Open:
+    def __init__(self, link):
+        self.link = link
+
+    def __enter__(self):
+        return self.link
+
+    def __exit__(self, *exc):
+        pass
+
+
+@pytest.mark.skip(reason="waits for the virtual ROM bootloader (`gullwing sim --download` / its RFC 2217 port, "
+                         "issue 11) so that real esptool can flash a virtual board")
+def test_provision_with_an_image_flashes_deploys_and_tests_virtual_boards_for_real(tmp_path):
+    raise NotImplementedError

@@ -1,0 +1,147 @@
+"""What a builder gets from `gullwing kit`: a wiring diagram for every catalogued board, a bill of materials
+that lists every part the model needs, and only kits that exist."""
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from host_tools import BOARDS_DIR, ROOT, boards, kit, wiring
+from host_tools.cli import cli
+
+CATALOGUE = sorted(p.stem for p in BOARDS_DIR.glob("*.toml"))
+
+
+def build(*args):
+    result = CliRunner().invoke(cli, ["kit", "build", *map(str, args)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def svg_texts(path):
+    """Every piece of text in an SVG: what a reader (or a search) finds in the picture."""
+    root = ET.parse(path).getroot()  # raises on a malformed SVG
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return ["".join(node.itertext()).strip() for node in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+@pytest.mark.parametrize("board_name", CATALOGUE)
+def test_every_catalogued_board_gets_a_diagram_with_its_pins_as_printed_ground_and_power(board_name, tmp_path):
+    result = build("az1-1to8", "--board", board_name, "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    texts = svg_texts(tmp_path / "wiring.svg")
+    joined = "\n".join(texts)
+    board = boards.load(board_name)
+    printed = {pin.gpio: pin.label for row in wiring.pinout(board) for pin in row if pin.gpio is not None}
+    onboard_led = bool(board.layout.get("onboard_led"))
+    for role, gpio, *_ in wiring.connections(kit.load("az1-1to8").on_board(board)):
+        assert printed[gpio] in texts, "the pin of " + role + " as printed on the board"
+        assert printed[gpio] + ": GPIO" + str(gpio) + "  " + role in joined, "the wire of " + role + " is named"
+    for role in ("door_left", "door_right", "motor", "buzzer", "uart_tx", "uart_rx", "rc_throttle", "rc_door"):
+        assert "GPIO" + str(board.pins[role]) + "  " + role in joined
+    if "led" in board.pins:
+        assert ("GPIO" + str(board.pins["led"]) + "  led") in joined
+        assert ("on the board" in joined) == onboard_led
+    assert {"GND", "G"} & set(texts), "the board's ground pin"
+    assert {"5V", "VBUS"} & set(texts), "the board's 5 V pin"
+    assert "GND" in texts and "5 V rail" in texts  # both drawn as wires to every part
+    assert "- (brown)" in texts and "+ (red)" in texts  # the servos' power leads
+    assert "band = cathode" in joined and any("flat face" in t for t in texts)  # diode and transistor polarity
+    assert (tmp_path / "wiring.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert '"board": "' + board_name + '"' in (tmp_path / "config.json").read_text()
+
+
+def bom_rows(path):
+    return [line for line in path.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def test_the_bill_of_materials_lists_every_part_the_model_needs_to_run_untethered(tmp_path):
+    assert build("az1-1to8", "-o", tmp_path).exit_code == 0
+    rows = bom_rows(tmp_path / "bom.md")
+    text = "\n".join(rows)
+    for needed in ("| 2 | MG90S metal-gear micro servo | TowerPro MG90S", "| 1 | ESP32-DevKitC",
+                   "130-size DC motor", "IRLZ44N", "| 1 | 100 Ohm", "1N5819", "| 2 | 10 kOhm", "2N2222A",
+                   "| 1 | 1 kOhm resistor", "piezo buzzer", "LED", "330 Ohm", "RC receiver", "HC-05", "UBEC",
+                   "battery", "switch"):
+        assert needed in text, needed
+    assert all(re.match(r"\| \d+ \| .+ \| .+ \| .+ \|$", row) for row in rows), "qty, part, part number, use"
+    assert "DRV8833" not in text  # the kit drives its motor with a MOSFET
+
+
+def test_the_bill_of_materials_follows_what_the_board_wires(tmp_path):
+    # no RC pins, no receiver; an LED on the board, no LED to buy
+    devkitc = (BOARDS_DIR / "esp32-devkitc.toml").read_text()
+    no_rc = re.sub(r"(?m)^rc_\w+ = .*\n", "", devkitc.replace('name = "esp32-devkitc"', 'name = "no-rc"'))
+    (tmp_path / "no-rc.toml").write_text(no_rc)
+    assert build("az1-1to8", "--board", tmp_path / "no-rc.toml", "-o", tmp_path / "a").exit_code == 0
+    text = "\n".join(bom_rows(tmp_path / "a" / "bom.md"))
+    assert "RC receiver" not in text and "HC-05" in text and "UBEC" in text
+    assert "RC receiver" not in "\n".join(svg_texts(tmp_path / "a" / "wiring.svg"))
+
+    assert build("az1-1to8", "--board", "xiao-esp32s3", "-o", tmp_path / "b").exit_code == 0
+    text = "\n".join(bom_rows(tmp_path / "b" / "bom.md"))
+    assert "LED" not in text and "330 Ohm" not in text and "Seeed Studio XIAO ESP32S3" in text
+
+    # an H-bridge kit: the bridge, and no MOSFET, gate resistors or flyback diode
+    bridge = tmp_path / "bridge.toml"
+    bridge.write_text('name = "bridge"\nboard = "esp32-devkitc"\nmotor = "hbridge"\n')
+    assert build(bridge, "-o", tmp_path / "c").exit_code == 0
+    text = "\n".join(bom_rows(tmp_path / "c" / "bom.md"))
+    assert "DRV8833" in text and "IRLZ44N" not in text and "1N5819" not in text and "100 Ohm" not in text
+    assert "IN1" in svg_texts(tmp_path / "c" / "wiring.svg")
+
+
+def test_a_kit_that_needs_an_h_bridge_is_refused_on_a_board_without_its_pins(tmp_path):
+    bridge = tmp_path / "bridge.toml"
+    bridge.write_text('name = "bridge"\nboard = "esp32-devkitc"\nmotor = "hbridge"\n')
+    result = build(bridge, "--board", "xiao-esp32c3", "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "motor_in1" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["kit", "build", "az1-1t08", "-o", "unused"], ["kit", "check", "az1-1to9"],
+                                     ["provision", "--kit", "az1-8", "--ports", "/dev/null"]])
+def test_a_misspelt_kit_name_lists_the_kits(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # reported, no traceback
+    assert "error: no kit " in result.output
+    assert "did you mean az1-1to8?" in result.output
+    assert "known kits: " + ", ".join(kit.names()) in result.output
+    assert not (tmp_path / "unused").exists()
+
+
+def test_every_scale_the_readme_promises_is_a_kit():
+    readme = (ROOT / "README.md").read_text()
+    promised = set(re.findall(r"1:(\d+)", readme.split("\n\n")[1]))
+    assert promised == {"8", "10"}
+    for scale in promised:
+        az1 = kit.load("az1-1to" + scale)
+        assert ("1:" + scale) in az1.title
+    assert "gullwing kit list" in readme  # the quick start shows where the kits are listed
+
+
+def test_the_1_to_10_kit_differs_where_the_smaller_body_does():
+    big, small = kit.load("az1-1to8"), kit.load("az1-1to10")
+    assert small.config()["doors"]["left"]["open_deg"] < big.config()["doors"]["left"]["open_deg"]
+    parts = {line.key: line for line in kit.bill_of_materials(small)}
+    assert parts["servo"].number != {line.key: line for line in kit.bill_of_materials(big)}["servo"].number
+    assert "coreless" in parts["motor"].part
+
+
+def test_kit_build_into_an_unwritable_folder_is_an_error_not_a_traceback(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = build("az1-1to8", "-o", tmp_path / "file" / "out")
+    assert result.exit_code == 2 and "error: cannot write the kit into" in result.output
+
+
+def test_a_board_file_without_a_layout_is_refused_before_anything_is_written(tmp_path):
+    text = (BOARDS_DIR / "xiao-esp32c3.toml").read_text()
+    start = text.index("[layout]")
+    (tmp_path / "mine.toml").write_text(text[:start].replace('"xiao-esp32c3"', '"mine"') + text[text.index("[pins]"):])
+    result = build("az1-1to8", "--board", tmp_path / "mine.toml", "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "has no [layout]" in result.output and "docs/wiring.md" in result.output
+    assert not (tmp_path / "out").exists()
