@@ -197,9 +197,12 @@ def flash_command(port, firmware, board_name, erase, verbose):
 
     If the board does not answer, hold its BOOT button, tap EN (reset), release BOOT and run again.
     """
-    from host_tools import flash
+    from host_tools import deploy, flash
 
-    flash.flash(port, firmware, project_board(board_name), erase=erase, verbose=verbose)
+    board, kit_name, where = (board_name, None, "") if board_name else project_defaults()
+    chosen = deploy.target(board, kit_name, where) if board or kit_name else None
+    flash.flash(port, firmware, chosen and str(chosen.board.path), erase=erase, verbose=verbose,
+                kit=chosen and chosen.kit)  # a project kit is deployed with its settings
 
 
 @cli.command("plot", short_help="Plot servo pulse widths and motor duty of a trace.")

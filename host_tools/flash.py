@@ -10,6 +10,7 @@ failure once the fast link is up starts again at the ROM's 115200 baud.
 """
 
 import struct
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,13 +143,20 @@ class _LinkLost(Exception):
     """The link broke once the bootloader had answered: at the fast rate, worth one more try at the ROM's."""
 
 
-def flash(port, firmware, board=None, erase=False, console=None, verbose=False):
+def flash(port, firmware, board=None, erase=False, console=None, verbose=False, kit=None, deploy=True):
     """Write MicroPython from `firmware` to the board on `port`, then deploy the gullwing firmware.
 
     `port` None finds the board (see host_tools.ports); `board` is a board name or board file path
-    (the default board when None)."""
+    (the default board when None); `kit` (host_tools.kit.Kit or name) is deployed with its settings.
+    Without either, the deploy keeps what the board recorded at its last deploy (when the flash kept its
+    filesystem), else the default board. `deploy` False leaves the deploy to the caller (provisioning
+    reports the two steps apart)."""
     console = console or Console(soft_wrap=True)
-    spec = boards.load(board)
+    if isinstance(kit, (str, Path)):
+        from host_tools import kit as kits
+
+        kit = kits.load(kit)
+    spec = kit.board if kit is not None and board is None else boards.load(board)
     image = check_image(firmware, spec.chip_name)  # refuse a wrong file before the board is touched
     port = ports.choose_port(port)
     console.print("MicroPython image for " + image.chip + ": " + filesize.decimal(len(image.data)) + ", written at " +
@@ -165,14 +173,16 @@ def flash(port, firmware, board=None, erase=False, console=None, verbose=False):
             except _LinkLost as again:
                 raise errors.BootloaderNotAnswering("writing to the board on " + port + " failed: " +
                                                _first_line(again.__cause__)) from again
-    console.print("MicroPython is on the board; deploying the gullwing firmware")
-    deploy_firmware(port, board or spec.name)
+    if deploy:
+        console.print("MicroPython is on the board; deploying the gullwing firmware")
+        deploy_firmware(port, board, kit, console)
 
 
-def deploy_firmware(port, board):
+def deploy_firmware(port, board, kit=None, console=None):
     from host_tools.deploy import deploy  # flashing needs none of deploy's machinery until here
 
-    deploy(port=port, board=board)
+    # no board named: deploy chooses as a plain deploy does (the board's record, then the default)
+    deploy(port=port, board=board, kit=kit, console=console)
 
 
 def _write(port, board, image, erase, baud, console):
@@ -261,13 +271,57 @@ class _ProgressLog(TemplateLogger):
             self.bar = None
 
 
+class _ThreadLogs(TemplateLogger):
+    """esptool has one logger per process; provisioning flashes many boards at once, each in its own
+    thread: each thread's esptool output goes to that thread's _ProgressLog."""
+
+    def __init__(self, saved):
+        self.saved = saved  # esptool's own logger, put back when the last flash ends
+        self.by_thread = {}
+
+    def _mine(self):
+        return self.by_thread.get(threading.get_ident()) or _ProgressLog(Console(stderr=True), False)
+
+    def print(self, *args, **kwargs):
+        self._mine().print(*args, **kwargs)
+
+    def note(self, message):
+        self._mine().note(message)
+
+    def warning(self, message):
+        self._mine().warning(message)
+
+    def error(self, message):
+        self._mine().error(message)
+
+    def stage(self, finish=False):
+        pass
+
+    def set_verbosity(self, verbosity):
+        pass
+
+    def progress_bar(self, cur_iter, total_iters, prefix="", suffix="", bar_length=30):
+        self._mine().progress_bar(cur_iter, total_iters, prefix, suffix, bar_length)
+
+
+_thread_logs = None
+_thread_logs_lock = threading.Lock()
+
+
 @contextmanager
 def _esptool_output(console, verbose):
-    saved = EspLog.instance
+    global _thread_logs
     logger = _ProgressLog(console, verbose)
-    log.set_logger(logger)
+    with _thread_logs_lock:
+        if _thread_logs is None:
+            _thread_logs = _ThreadLogs(EspLog.instance)
+            log.set_logger(_thread_logs)
+        _thread_logs.by_thread[threading.get_ident()] = logger
     try:
         yield logger
     finally:
         logger.close()
-        EspLog.instance = saved
+        with _thread_logs_lock:
+            del _thread_logs.by_thread[threading.get_ident()]
+            if not _thread_logs.by_thread:
+                EspLog.instance, _thread_logs = _thread_logs.saved, None

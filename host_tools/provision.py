@@ -4,9 +4,11 @@ self-tested in its own thread, with a live table and a report per run.
 The self-test checks what a buyer would notice, over the protocol (docs/protocol.md): the firmware
 answers `version` with this version and lists no `problems`; each door goes to a test angle and back
 and reports both arrivals; the engine starts, revs up at full throttle and stops; an RC receiver's
-channels read when one is wired. `status` shows the engine model, not the output pins: on a virtual
-board started with `--trace`, the pins themselves are checked too (each servo's pulse follows its
-door, the motor's duty rises with rpm and falls to 0, the buzzer sounds).
+channels read when one is wired. The outputs are checked too: the motor's duty rises with rpm and falls
+to 0, the buzzer sounds. On a virtual board started with `--trace` they are read from the pins
+themselves (each servo's pulse following its door as well); on any other board from `status`'s
+`outputs` (the motor's duty and the buzzer's frequency as the firmware drives them), where the
+firmware reports it; without either the report says they were not checked.
 
 A board that fails does not stop the others. A board that passed this kit with this gullwing version
 (known by machine.unique_id, from the earlier reports) is skipped before anything is written to it,
@@ -185,11 +187,24 @@ def _motor_pins(kit):
 
 
 def _test_engine(link, kit, result, pins, revs):
+    """The engine starts, revs and stops; its outputs follow: read from a virtual board's trace, else from
+    `status`'s `outputs` (the motor's duty in percent, the buzzer's Hz) where the firmware reports them."""
     motor = _motor_pins(kit)
     buzzer = kit.board.pins.get("buzzer")
+    heard = []  # buzzer Hz seen in `status` while the engine ran
 
-    def duty():
-        return max(pins.duty(gpio) for gpio in motor) if pins is not None and motor else 0.0
+    def sample():
+        """(rpm, motor duty 0.0-1.0 or None when not visible) now."""
+        status = link.request("status").data
+        outputs = status.get("outputs")
+        if pins is not None:
+            duty = max(pins.duty(gpio) for gpio in motor) if motor else 0.0
+        elif isinstance(outputs, dict):
+            duty = outputs.get("motor", 0) / 100
+            heard.append(outputs.get("buzzer_hz", 0))
+        else:
+            duty = None
+        return status["engine"]["rpm"], duty
 
     if pins is not None:
         pins.mark()
@@ -197,14 +212,14 @@ def _test_engine(link, kit, result, pins, revs):
     if not _engine_reaches(link, "running", 5.0):
         raise SelfTestFailed("the engine did not start (no `running` within 5 s)")
     time.sleep(0.5)  # settled at idle
-    idle, idle_duty = link.request("status").data["engine"]["rpm"], duty()
+    idle, idle_duty = sample()
     full, full_duty = idle, idle_duty
     if revs:
         assert_ok(link, "throttle 100")
         time.sleep(0.8)
-        full, full_duty = link.request("status").data["engine"]["rpm"], duty()
+        full, full_duty = sample()
         assert_ok(link, "throttle 0")
-    sounded = pins is not None and buzzer is not None and pins.sounded(buzzer)
+    sounded = pins.sounded(buzzer) if pins is not None and buzzer is not None else any(heard)
     assert_ok(link, "engine stop")
     if not _engine_reaches(link, "off", 8.0):
         raise SelfTestFailed("the engine did not stop (no `off` within 8 s of `engine stop`)")
@@ -212,14 +227,14 @@ def _test_engine(link, kit, result, pins, revs):
         raise SelfTestFailed(f"the engine did not rev: {idle} rpm at idle, {full} rpm at full throttle")
     result.checks.append(f"engine: {idle} rpm idle" + (f", {full} rpm full throttle" if revs else
                                                         " (the RC receiver holds the throttle)"))
-    if pins is None:
+    if idle_duty is None:
         result.checks.append("motor, buzzer: outputs not visible over the protocol, not checked")
         return
-    off_duty = duty()
+    off_duty = sample()[1]
     deadline = time.monotonic() + 1.0
     while off_duty and time.monotonic() < deadline:  # the motor's last duty may still be ramping down
         time.sleep(0.05)
-        off_duty = duty()
+        off_duty = sample()[1]
     named = "motor output (GPIO" + "/".join(str(gpio) for gpio in motor) + ")"
     if not motor:
         raise SelfTestFailed("the board file wires no motor output")
@@ -231,7 +246,7 @@ def _test_engine(link, kit, result, pins, revs):
     if buzzer is not None:
         if not sounded:
             raise SelfTestFailed(f"the buzzer (GPIO{buzzer}) did not sound while the engine ran")
-        result.checks.append(f"buzzer (GPIO{buzzer}): sounded")
+        result.checks.append(f"buzzer (GPIO{buzzer}): sounded" + (f" ({max(heard)} Hz)" if heard else ""))
 
 
 def _engine_reaches(link, state, timeout):
@@ -282,8 +297,8 @@ def provision_one(port, kit, firmware, result, passed_before, trace=None, on_ste
             step("done")
             return
         if firmware:
-            step("flash")  # MicroPython, then the firmware; the kit's config next
-            flash.flash(port, str(firmware), str(kit.board.path), console=_quiet())
+            step("flash")  # MicroPython for the kit's board; the one deploy, with the kit's settings, next
+            flash.flash(port, str(firmware), kit=kit, console=_quiet(), deploy=False)
             result.done.append("flashed")
         step("deploy")
         deploy.deploy(port=port, kit=kit, progress=False)

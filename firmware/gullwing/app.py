@@ -286,6 +286,12 @@ class App:
                "doors": None if self.doors is None else self.doors.status(),
                "engine": {"state": STATE_NAMES[engine.state], "rpm": engine.rpm, "boost": engine.boost_kpa,
                           "throttle": engine.throttle_pct}}
+        outputs = self.outputs
+        if outputs is not None:  # what the pins are driven with, for a self-test on a board without a trace
+            driven = {"motor": outputs.motor_pct, "buzzer_hz": outputs.buzzer_hz}
+            if outputs.shaker is not None:
+                driven["shaker_hz"] = outputs.shaker_hz
+            out["outputs"] = driven
         # what is usually off is left out: a short reply is a fast one at 115200 baud
         if self.events_on:
             out["events"] = True

@@ -17,6 +17,7 @@ from machine import Pin
 
 from gullwing.servo import FREQ_HZ as SERVO_FREQ_HZ
 from gullwing.servo import open_pwm
+from gullwing.voice import DUTY_MAX
 
 MOTOR_FREQ_HZ = 20_000  # above hearing, within what DRV8833 (250 kHz) and TB6612 (100 kHz) switch
 EVEN, ODD = 0, 1  # a tone's lane: the buzzer's frequencies and the shaker's never meet
@@ -92,6 +93,11 @@ class Tone:
     def duty(self):
         return self._out.duty
 
+    @property
+    def sounding_hz(self):
+        """The frequency on the pin while it sounds, 0 while silent."""
+        return self.hz if self._out.duty else 0
+
     def write(self, hz, duty):
         if duty and hz != self.hz:
             hz = lane_hz(hz, self.lane)
@@ -116,6 +122,20 @@ class EngineOutputs:
             buzzer.lane = EVEN
         if shaker is not None:
             shaker.lane = ODD
+
+    @property
+    def motor_pct(self):
+        """The motor's duty as last written, in percent rounded up: 0 only while it is not driven."""
+        duty = 0 if self.motor is None else self.motor.duty
+        return (duty * 100 + DUTY_MAX - 1) // DUTY_MAX
+
+    @property
+    def buzzer_hz(self):
+        return 0 if self.buzzer is None else self.buzzer.sounding_hz
+
+    @property
+    def shaker_hz(self):
+        return 0 if self.shaker is None else self.shaker.sounding_hz
 
     def write(self, voice):
         if self.motor is not None:

@@ -390,6 +390,35 @@ def test_throttle_sets_0_to_100_and_raises_the_revs():
     assert _status(a)["engine"]["rpm"] > idle + 1000 and _motor_duty() > duty
 
 
+def test_status_outputs_show_the_motor_duty_rising_with_the_revs_and_the_buzzer_sounding():
+    a = _app()
+    assert _status(a)["outputs"] == {"motor": 0, "buzzer_hz": 0}  # no shaker on this board
+    _ok(a, "engine start")
+    _run(a, 2500)
+    idle = _status(a)["outputs"]
+    assert 0 < idle["motor"] < 50 and idle["buzzer_hz"] == board.trace.last(BUZZER).freq_hz > 0
+    _ok(a, "throttle 100")
+    _run(a, 3000)
+    full = _status(a)["outputs"]
+    assert full["motor"] > idle["motor"] + 30 and full["buzzer_hz"] > idle["buzzer_hz"]
+    period_ns = 1_000_000_000 // board.trace.last(MOTOR).freq_hz
+    assert abs(full["motor"] - _motor_duty() * 100 // period_ns) <= 1  # what the pin really does
+    _ok(a, "throttle 0")
+    _ok(a, "engine stop")
+    _run(a, 4000)
+    assert _status(a)["outputs"] == {"motor": 0, "buzzer_hz": 0}
+
+
+def test_status_outputs_name_a_shaker_only_where_one_is_built_and_are_left_out_with_no_output():
+    a = _app({"pins": dict(PINS, shaker=22)})
+    assert _status(a)["outputs"] == {"motor": 0, "buzzer_hz": 0, "shaker_hz": 0}
+    _ok(a, "engine start")
+    _run(a, 2500)
+    assert _status(a)["outputs"]["shaker_hz"] == board.trace.last(22).freq_hz > 0
+    board.reset("ESP32")
+    assert "outputs" not in _status(_app({"pins": {"door_left": LEFT, "door_right": RIGHT}}))
+
+
 def test_blip_only_while_running():
     a = _app()
     assert _err(a, "blip") == "not_ready"

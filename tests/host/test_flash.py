@@ -377,7 +377,7 @@ def test_the_flash_command_reports_progress_and_the_deploy(tmp_path, monkeypatch
         assert "written at 0x1000" in result.output and "erasing" not in result.output
         assert "writing" in result.output and "/" in result.output  # the progress bar, completed
         assert "deploying" in result.output
-        assert deployed == [(sim.port, "esp32-devkitc")]
+        assert deployed == [(sim.port, None)]  # no board named: the deploy keeps what the board recorded
         assert flash_image(tmp_path, MARK_AT, 4) == b"mark"  # only the image's sectors were erased
     finally:
         sim.stop()
@@ -390,3 +390,34 @@ def test_the_flash_command_without_a_board_connected(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["flash", "--firmware", str(firmware)])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no serial ports found\nhint: ")
+
+
+def _cli(*args):
+    """The CLI as a user without a project default types it."""
+    return CliRunner(env={k: None for k in os.environ if k.startswith("GULLWING_")}).invoke(cli, list(args))
+
+
+def _open_deg(sim):
+    import json
+
+    return json.loads((sim.flash / "config.json").read_text()).get("doors", {}).get("left", {}).get("open_deg")
+
+
+def test_flashing_without_a_board_keeps_the_kit_the_board_recorded_and_a_kit_is_deployed_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no project file names a board
+    # real esptool and a real deploy: what a user sees after `gullwing flash` on a provisioned model
+    from host_tools import kit
+
+    sim = virtual_board(tmp_path)
+    try:
+        firmware = write(tmp_path, micropython_image("ESP32"))
+        console = io.StringIO()
+        flash.flash(sim.port, firmware, kit=kit.load("az1-1to8"), console=Console(file=console))
+        assert _open_deg(sim) == 85  # the kit's hinge stop, from the one deploy that followed the flash
+        assert console.getvalue().count("deploying") == 1
+
+        result = _cli("flash", "--port", sim.port, "--firmware", str(firmware))
+        assert result.exit_code == 0, result.output
+        assert _open_deg(sim) == 85  # a door driven to 90 deg would hit the 1:8 body's stop
+    finally:
+        sim.stop()

@@ -3,6 +3,7 @@
 import dataclasses
 import inspect
 import json
+import re
 import signal
 from unittest import mock
 
@@ -97,10 +98,11 @@ def test_without_a_trace_the_output_checks_a_board_cannot_show_are_named(tmp_pat
 class _ScriptedLink:
     """A healthy board's answers to the self-test, without a board."""
 
-    def __init__(self, problems=()):
+    def __init__(self, problems=(), outputs=None):
         self.events = []
         self.problems = list(problems)
         self.state, self.throttle = "off", 0
+        self.outputs = outputs  # (motor %, buzzer Hz) -> `status`'s outputs, as a firmware with them reports
 
     def request(self, line):
         from host_tools.link import Reply
@@ -113,6 +115,9 @@ class _ScriptedLink:
             data = {"engine": {"state": self.state, "rpm": rpm}, "rc": "waiting"}
             if self.problems:
                 data["problems"] = self.problems
+            if self.outputs is not None:
+                motor, buzzer_hz = self.outputs(self.state, self.throttle)
+                data["outputs"] = {"motor": motor, "buzzer_hz": buzzer_hz}
         elif line.startswith("door both"):
             angle = 0 if "close" in line else provision.TEST_DEG
             self.events += ["evt door " + json.dumps({"side": side, "state": "x", "angle": angle})
@@ -129,6 +134,33 @@ class _ScriptedLink:
             if event.startswith("evt " + name + " "):
                 return self.events.pop(i)
         return None
+
+
+def _healthy_outputs(state, throttle):
+    return (20 + 3 * throttle // 4, 180 + 4 * throttle) if state == "running" else (0, 0)
+
+
+def test_without_a_trace_the_outputs_status_reports_are_checked():
+    """A USB board whose firmware reports its outputs in `status`: the motor's duty and the buzzer are checked."""
+    result = provision.Result("/dev/x")
+    provision.self_test(_ScriptedLink(outputs=_healthy_outputs), kit.load("az1-1to8"), result)
+    checks = "\n".join(result.checks)
+    assert "motor output (GPIO25): duty 20% idle, 95% full, 0% stopped" in checks
+    assert "buzzer (GPIO23): sounded (580 Hz)" in checks and "not checked" not in checks.split("rc:")[0]
+
+
+def _buzzing(state):
+    return 200 if state == "running" else 0
+
+
+@pytest.mark.parametrize("outputs, reason", [
+    (lambda state, throttle: (0, _buzzing(state)), "motor output (GPIO25) does not follow the revs"),
+    (lambda state, throttle: (20, _buzzing(state)), "duty 20% at idle, 20% at full throttle, 20% stopped"),
+    (lambda state, throttle: (_healthy_outputs(state, throttle)[0], 0), "buzzer (GPIO23) did not sound"),
+])
+def test_without_a_trace_a_motor_or_buzzer_that_status_shows_dead_fails_naming_it(outputs, reason):
+    with pytest.raises(provision.SelfTestFailed, match=re.escape(reason)):
+        provision.self_test(_ScriptedLink(outputs=outputs), kit.load("az1-1to8"), provision.Result("/dev/x"))
 
 
 def test_a_board_listing_problems_fails_its_self_test_naming_them():
@@ -188,13 +220,15 @@ def _fake_flash(calls):
 
     def fake(*args, **kwargs):
         bound = real.bind(*args, **kwargs)  # a TypeError when called otherwise than flash.flash takes
-        board = boards.load(bound.arguments.get("board"))  # a name or a path, as flash.flash loads it
-        calls.append(("flash", bound.arguments["port"], bound.arguments["firmware"], board.name))
+        chosen = bound.arguments.get("kit")
+        board = chosen.board if chosen is not None else boards.load(bound.arguments.get("board"))
+        calls.append(("flash", bound.arguments["port"], bound.arguments["firmware"], board.name,
+                      bound.arguments.get("deploy", True)))
 
     return mock.create_autospec(flash.flash, side_effect=fake)
 
 
-def test_with_an_image_every_board_is_flashed_for_the_kit_board_before_its_deploy(tmp_path, monkeypatch):
+def test_with_an_image_every_board_is_flashed_with_the_kit_and_deployed_once(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(provision.flash, "flash", _fake_flash(calls))
     monkeypatch.setattr(provision.deploy, "deploy", lambda port, kit, progress: calls.append(("deploy", port)))
@@ -206,8 +240,9 @@ def test_with_an_image_every_board_is_flashed_for_the_kit_board_before_its_deplo
     monkeypatch.setattr(provision, "Link", Refusing)
     results, _ = provision.provision(["/dev/a", "/dev/b"], kit.load("az1-1to8"), firmware=tmp_path / "mp.bin",
                                      reports=tmp_path, live=False)
-    for port in ("/dev/a", "/dev/b"):
-        assert calls.index(("flash", port, str(tmp_path / "mp.bin"), "esp32-devkitc")) < calls.index(("deploy", port))
+    for port in ("/dev/a", "/dev/b"):  # flashed for the kit's board without a deploy of its own, then deployed once
+        assert [call for call in calls if call[1] == port] == [("flash", port, str(tmp_path / "mp.bin"),
+                                                                "esp32-devkitc", False), ("deploy", port)]
     assert all(r.step == "version" and "no reply" in r.error for r in results), [r.error for r in results]
     assert all(r.done == ["flashed", "deployed"] for r in results)
 
@@ -238,7 +273,34 @@ class _Open:
         pass
 
 
-@pytest.mark.skip(reason="waits for the virtual ROM bootloader (`gullwing sim --download` / its RFC 2217 port, "
-                         "issue 11) so that real esptool can flash a virtual board")
 def test_provision_with_an_image_flashes_deploys_and_tests_virtual_boards_for_real(tmp_path):
-    raise NotImplementedError
+    """Eight boards at once through real esptool and the virtual ROM loader (reset into it over RFC 2217),
+    one of them an ESP32-S3 that the kit's ESP32 image must not reach; the rerun skips the seven that passed."""
+    from tests.host.test_flash import micropython_image
+
+    firmware = tmp_path / "micropython.bin"
+    firmware.write_bytes(micropython_image("ESP32"))
+    az1 = kit.load("az1-1to8")
+    sims = [SimProcess(tmp_path / f"board{i}", trace=tmp_path / f"board{i}.csv") for i in range(7)]
+    sims.append(SimProcess(tmp_path / "s3", "--board", "esp32-s3-devkitc-1"))
+    ports = [sim.port for sim in sims]
+    try:
+        results, report = provision.provision(ports, az1, firmware=firmware, reports=tmp_path / "rep", live=False,
+                                              traces={sim.port: sim.trace for sim in sims if sim.trace})
+        for r in results[:7]:
+            assert r.passed and r.done == ["flashed", "deployed", "tested"], r.error
+            assert "motor output (GPIO25): duty" in "\n".join(r.checks)
+        assert len({r.board_id for r in results[:7]}) == 7
+        s3 = results[7]
+        assert not s3.passed and s3.done == [] and "ESP32-S3" in s3.error, s3.error
+        image = firmware.read_bytes()
+        for sim in sims[:7]:  # written where the ESP32's ROM boots it from
+            assert sim.flash.with_suffix(".img").read_bytes()[0x1000:0x1000 + len(image)] == image
+        assert not (tmp_path / "s3.img").exists() or image not in (tmp_path / "s3.img").read_bytes()
+        again, report = provision.provision(ports, az1, firmware=firmware, reports=tmp_path / "rep", live=False)
+        assert [(r.passed, r.skipped, r.done) for r in again[:7]] == [(True, True, [])] * 7
+        assert not again[7].passed and "ESP32-S3" in again[7].error
+        assert "skipped: passed kit az1-1to8" in report.with_suffix(".txt").read_text()
+    finally:
+        for sim in sims:
+            sim.stop()
