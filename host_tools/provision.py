@@ -202,8 +202,8 @@ def _test_engine(link, kit, result, pins, revs):
         elif isinstance(outputs, dict):
             duty = outputs.get("motor", 0) / 100
             heard.append(outputs.get("buzzer_hz", 0))
-        else:
-            duty = None
+        else:  # left out while nothing is driven, by a firmware that reported it before; else not visible
+            duty = 0.0 if heard else None
         return status["engine"]["rpm"], duty
 
     if pins is not None:

@@ -287,7 +287,9 @@ class App:
                "engine": {"state": STATE_NAMES[engine.state], "rpm": engine.rpm, "boost": engine.boost_kpa,
                           "throttle": engine.throttle_pct}}
         outputs = self.outputs
-        if outputs is not None:  # what the pins are driven with, for a self-test on a board without a trace
+        # what the pins are driven with, for a self-test on a board without a trace; left out while
+        # nothing is driven (the engine off), as every field that is usually off
+        if outputs is not None and (outputs.motor_pct or outputs.buzzer_hz or outputs.shaker_hz):
             driven = {"motor": outputs.motor_pct, "buzzer_hz": outputs.buzzer_hz}
             if outputs.shaker is not None:
                 driven["shaker_hz"] = outputs.shaker_hz

@@ -392,7 +392,7 @@ def test_throttle_sets_0_to_100_and_raises_the_revs():
 
 def test_status_outputs_show_the_motor_duty_rising_with_the_revs_and_the_buzzer_sounding():
     a = _app()
-    assert _status(a)["outputs"] == {"motor": 0, "buzzer_hz": 0}  # no shaker on this board
+    assert "outputs" not in _status(a)  # nothing driven yet
     _ok(a, "engine start")
     _run(a, 2500)
     idle = _status(a)["outputs"]
@@ -406,12 +406,12 @@ def test_status_outputs_show_the_motor_duty_rising_with_the_revs_and_the_buzzer_
     _ok(a, "throttle 0")
     _ok(a, "engine stop")
     _run(a, 4000)
-    assert _status(a)["outputs"] == {"motor": 0, "buzzer_hz": 0}
+    assert "outputs" not in _status(a)  # nothing driven after the stop
 
 
 def test_status_outputs_name_a_shaker_only_where_one_is_built_and_are_left_out_with_no_output():
     a = _app({"pins": dict(PINS, shaker=22)})
-    assert _status(a)["outputs"] == {"motor": 0, "buzzer_hz": 0, "shaker_hz": 0}
+    assert "outputs" not in _status(a)
     _ok(a, "engine start")
     _run(a, 2500)
     assert _status(a)["outputs"]["shaker_hz"] == board.trace.last(22).freq_hz > 0
