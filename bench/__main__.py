@@ -22,10 +22,13 @@ def micropython():
     return str(found) if found.exists() else "micropython"
 
 
-def run_cases(modules=CASE_MODULES):
+def _run_micropython(*args):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join([*map(str, MODULE_PATH), ".frozen"]))
-    proc = subprocess.run([micropython(), str(ROOT / "bench" / "mpy_bench.py"), *modules],
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([micropython(), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def run_cases(modules=CASE_MODULES):
+    proc = _run_micropython(str(ROOT / "bench" / "mpy_bench.py"), *modules)
     if proc.returncode != 0:
         raise SystemExit("benchmark run failed under MicroPython:\n" + proc.stdout + proc.stderr)
     rows = []
@@ -38,6 +41,7 @@ def run_cases(modules=CASE_MODULES):
 def main():
     console = Console()
     missed = alloc_table(console)
+    missed += doors_flash(console)
     missed += deploy_table(console)
     missed += roundtrip_table(console)
     missed += provision_table(console)
@@ -59,6 +63,14 @@ def alloc_table(console, modules=CASE_MODULES):
     console.print("all: every byte allocated per call, freed or kept (a frame over 11 words comes from the heap); "
                   "simulator: its own calls' share; firmware: all - simulator + 32 bytes per int past 2**30")
     return missed
+
+
+def doors_flash(console):
+    """The doors' flash writes in an 8-hour showroom loop against their target (bench/cases_doors.py)."""
+    proc = _run_micropython("-c", "import cases_doors\nfor text, ok in cases_doors.verdicts(): print(int(ok), text)")
+    if proc.returncode != 0:
+        raise SystemExit("flash-write count failed under MicroPython:\n" + proc.stdout + proc.stderr)
+    return _verdicts(console, [(line[2:], line[0] == "1") for line in proc.stdout.splitlines()])
 
 
 def provision_table(console):

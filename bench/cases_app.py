@@ -33,7 +33,7 @@ def _running_app(start_us=0, counts=0):
     a.handle("events on", time.ticks_ms())
     a.engine.limiter_hits = a.engine.blowoffs = counts
     a.doors.left.arrived = a.doors.right.arrived = counts
-    a._see_arrivals()
+    a.events.watch(a.doors)
 
     def tick():
         a.tick(time.ticks_ms())

@@ -1,4 +1,4 @@
 # Runs at every boot after boot.py: start the gullwing firmware.
-from gullwing import app
+from gullwing import runner
 
-app.run()
+runner.run()

@@ -2,7 +2,7 @@
 
     name = "esp32-devkitc"                # the file's own name, without .toml
     title = "ESP32-DevKitC (ESP32-WROOM-32)"
-    chip = "ESP32"                        # one of host_tools.sim.chips.CHIPS
+    chip = "ESP32"                        # one of host_tools.chips.CHIPS
     module = "ESP32-WROOM-32"             # optional: the module or chip package; PSRAM pins follow from it
     usb_ids = ["10c4:ea60"]               # vendor:product of its USB-serial bridge, for port discovery
     header = [4, 16, 17, 18, 19]          # optional: the GPIOs the board gives access to (pins, LED)
@@ -25,9 +25,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host_tools import BOARDS_DIR, ROOT
+from host_tools import BOARDS_DIR, ROOT, chips
 from host_tools.errors import BoardFileError
-from host_tools.sim import chips
 
 DEFAULT_BOARD = "esp32-devkitc"
 
@@ -42,6 +41,7 @@ ROLES = {
     "motor_in1": OUTPUT,  # H-bridge inputs, used instead of `motor` when fitted
     "motor_in2": OUTPUT,
     "buzzer": OUTPUT,
+    "shaker": OUTPUT,  # optional: a vibration coil through a transistor, odd tones 11-201 Hz (config voice.shake)
     "led": OUTPUT,
     "uart_tx": OUTPUT,
     "rc_throttle": INPUT,  # RC receiver channels
@@ -113,6 +113,12 @@ class Board:
     @property
     def chip_name(self):
         return self.chip.name
+
+    def identity(self):
+        """What the device's config.json says of its board (config.FIXED): its name, chip, the GPIO of each
+        role and whether its status LED lights when its pin is low. Deploys and kit builds both write it."""
+        return {"board": self.name, "chip": self.chip_name, "pins": dict(self.pins),
+                "led_active_low": self.led_active_low}
 
     def role_of(self, gpio):
         """The role wired to `gpio`, or None."""
@@ -427,7 +433,7 @@ def _free_pins_hint(rules, output, taken):
         careful = rules.free(output, taken, care=True)
         return ("every GPIO of " + where + " that needs no care is taken"
                 + ("; free ones that need care: " + ", ".join(str(g) for g in careful) if careful else "")
-                + "; or leave out an optional role (rc_engine, motor_in1/motor_in2) to free its pin")
+                + "; or leave out an optional role (rc_engine, motor_in1/motor_in2, shaker) to free its pin")
     # Strapping, native-USB and UART0 pins work but can stop the board booting or its console: not offered.
     return "free GPIOs for " + kind + " on " + where + ": " + ", ".join(str(g) for g in free)
 

@@ -126,8 +126,9 @@ def cli():
               help="Wire UART ID to a pseudo-terminal of its own, printed as `uartID: /dev/pts/M` after the port "
                    "line: what is written there arrives on the UART, what the firmware sends comes out. Repeatable.")
 @click.option("--receiver", "receivers", multiple=True, metavar="GPIO[:US]",
-              help="An RC receiver channel on GPIO: a pulse of US microseconds (800-2200, default 1500) every "
-                   "20 ms. Repeatable.")
+              help="An RC receiver channel on GPIO: a pulse of US microseconds (800-2200, default 1500; `off`: "
+                   "none) every 20 ms. Repeatable. The `rc: /dev/pts/N` line names a terminal where `GPIO US` or "
+                   "`GPIO off` changes a channel's pulses while the board runs.")
 @click.option("--download", is_flag=True,
               help="Power up with BOOT held: the ROM loader answers esptool on the port (`--before no-reset`).")
 def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers, download):
@@ -166,6 +167,8 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
     click.echo("port: " + port)
     for uart_id, wired in vb.uart_ports.items():
         click.echo("uart" + str(uart_id) + ": " + wired.port)
+    if vb.receiver_port is not None:
+        click.echo("rc: " + vb.receiver_port.port)
     click.echo("rfc2217: rfc2217://127.0.0.1:" + str(vb.rfc2217_port))
     click.echo("board: " + board.name + " (" + board.chip_name + "), flash: " + str(vb.flash_dir)
                + ("" if not trace_path else ", trace: " + str(vb.trace_path)), err=True)
@@ -205,24 +208,33 @@ def flash_command(port, firmware, board_name, erase, verbose):
                 kit=chosen and chosen.kit)  # a project kit is deployed with its settings
 
 
-@cli.command("plot", short_help="Plot servo pulse widths and motor duty of a trace.")
+@cli.command("plot", short_help="Plot servo pulses, motor duty and buzzer tone of a trace.")
 @click.argument("trace", type=click.Path(exists=True, dir_okay=False), nargs=-1, required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Image to write (.png, .svg or .pdf). Default: the trace's name with .png.")
 @click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
-def plot_command(trace, output, board_name):
-    """Plot an output trace: door servo pulse widths (us) and motor duty (%) over time.
+@click.option("--from", "start_s", type=float, default=None, metavar="SECONDS",
+              help="Start of the time window drawn, in seconds on the trace's time axis. Default: its start.")
+@click.option("--to", "end_s", type=float, default=None, metavar="SECONDS",
+              help="End of the time window drawn. Default: the trace's end.")
+@click.option("--harmonic", type=int, default=None, metavar="N",
+              help="The board's `voice.harmonic`, for the rpm read off the buzzer tone. Default: the firmware's.")
+def plot_command(trace, output, board_name, start_s, end_s, harmonic):
+    """Plot an output trace: door servo pulse widths (us), motor duty (%) and buzzer tone (Hz) over time.
 
     TRACE is a CSV written by `gullwing sim --trace` (t_us,pin,freq_hz,duty_ns,kind,level). Each line is
     named by its role in the board file, e.g. `door_left (GPIO18)`; each value holds until the next
-    change, and a released output shows as a gap. Further files of the same form are merged in: rows of
-    kind `rpm` and `boost` (as `make demo` records them) add engine panels.
+    change, and a released output or a silent buzzer shows as a gap. The buzzer's engine note follows
+    the rpm, so its panel has an rpm scale. Further files of the same form are merged in: rows of kind
+    `rpm` and `boost` (as `make demo` records them) add engine panels, rows of kind `phase` mark the
+    show's phases. `--from 60 --to 90` draws that half minute of a long session.
     """
     from pathlib import Path
 
     from host_tools import plot
 
-    written = plot.plot(trace, output or Path(trace[0]).with_suffix(".png"), project_board(board_name))
+    written = plot.plot(trace, output or Path(trace[0]).with_suffix(".png"), project_board(board_name),
+                        start_s=start_s, end_s=end_s, harmonic=harmonic)
     click.echo("wrote " + str(written))
 
 
@@ -295,14 +307,21 @@ def deploy(port, board_name, kit_name):
 
 # -- talking to the firmware ------------------------------------------------------------------------
 
-def _ask(port, line, timeout):
-    """Send one request and print its reply; `err` replies exit with status 1."""
+def _ask(port, line, timeout, data_only=False):
+    """Send one request and print its reply (with `data_only`, the JSON object of an `ok` reply alone, for jq);
+    `err` replies exit with status 1."""
     from host_tools import link
 
-    reply = link.send(link.check_line(line), port=port, timeout=timeout)
-    click.echo(reply.line)
+    reply = link.send(line, port=port, timeout=timeout)
     if not reply.ok:
+        click.echo(reply.line)
         sys.exit(1)
+    click.echo(reply.line[3:] if data_only and reply.data is not None else reply.line)
+
+
+# Number arguments are plain integers: a negative one is read as a number, not as an option, and the board
+# answers a value out of range with its own error (one source for every range: the firmware).
+NUMBERS = {"ignore_unknown_options": True}
 
 
 def _request_options(command):
@@ -322,17 +341,17 @@ def send(words, port, timeout):
     _ask(port, " ".join(words), timeout)
 
 
-@cli.command()
+@cli.command(context_settings=NUMBERS)
 @click.argument("side", type=click.Choice(["left", "right", "both"]))
 @click.argument("action", type=click.Choice(["open", "close", "toggle", "stop", "to"]))
-@click.argument("degrees", type=click.IntRange(0, 180), required=False)
-@click.option("--ms", type=click.IntRange(20, 60_000), default=None, help="Duration of the move in ms.")
+@click.argument("degrees", type=int, required=False)
+@click.option("--ms", type=int, default=None, help="Duration of the move in ms.")
 @_request_options
 def door(side, action, degrees, ms, port, timeout):
     """Move a door: open, close, toggle, stop, or `to DEGREES` (0 = closed)."""
     if (action == "to") != (degrees is not None):
         raise click.UsageError("give DEGREES with `to`, and only with `to`")
-    words = ["door", side, action] + ([str(degrees)] if degrees is not None else []) + ([str(ms)] if ms else [])
+    words = ["door", side, action] + [str(n) for n in (degrees, ms) if n is not None]
     _ask(port, " ".join(words), timeout)
 
 
@@ -349,8 +368,8 @@ def console(port):
 @cli.command()
 @_request_options
 def status(port, timeout):
-    """Print the board's status: doors, engine, events, problems (one JSON reply)."""
-    _ask(port, "status", timeout)
+    """Print the board's status: doors, engine, problems, as one line of JSON (docs/protocol.md)."""
+    _ask(port, "status", timeout, data_only=True)
 
 
 @cli.command()
@@ -361,8 +380,8 @@ def engine(action, port, timeout):
     _ask(port, "engine " + action, timeout)
 
 
-@cli.command()
-@click.argument("percent", type=click.IntRange(0, 100))
+@cli.command(context_settings=NUMBERS)
+@click.argument("percent", type=int)
 @_request_options
 def throttle(percent, port, timeout):
     """Set the throttle, 0 (closed, idle) to 100 (wide open)."""

@@ -2,24 +2,23 @@
 
 Type protocol requests with history (kept in ~/.gullwing_history) and completion of verbs and their
 arguments; replies print under each request, events as they come, and a status line at the bottom
-shows the doors, rpm and boost. F2 switches to calibration mode, driven by the arrow keys.
+shows the doors, rpm and boost. F2 switches to calibration mode, driven by the arrow keys. Every
+line it draws fits the terminal's width.
 
-`Session` owns the serial connection (a reader thread routes replies to their requests by id and
-hands events to a callback); the prompt_toolkit UI sits on top of it.
+`Session` shares one link.Link (the host tools' one request/reply exchange) between the prompt, the
+status poller and a listener that hands events to a callback; the prompt_toolkit UI sits on top of it.
 """
 
-import json
-import queue
+import shutil
 import threading
 import time
 from pathlib import Path
 
-import serial
-
-from host_tools import errors, ports
-from host_tools.link import Link, split_reply
+from host_tools import errors
+from host_tools.link import Link
 
 STATUS_EVERY_S = 0.5
+LISTEN_S = 0.05  # how long the listener holds the wire at a time: a request waits at most this for it
 HISTORY = Path.home() / ".gullwing_history"
 JOG_US = (1, 10)  # small and large calibration steps (Shift for the large one)
 
@@ -36,102 +35,128 @@ GRAMMAR = {
 
 
 class Session:
-    """One open connection: `request()` from any thread, events to `on_event`. A board at the MicroPython
-    prompt is restarted first (link.Link does it); `lost` is the PortLost once the port has gone away."""
+    """One open connection, shared by threads: `request()` from any of them, and what the board sends unasked
+    (events, boot lines) to `on_event`, also while no request waits. The exchange and its error policy are
+    link.Link's (a board at the MicroPython prompt is restarted first); `lost` is the PortLost once the port
+    has gone away."""
 
     def __init__(self, port=None, on_event=print, timeout=3.0):
-        self.port = ports.choose_port(port)
-        self.serial = ports.open_port(self.port, timeout=0.05)
-        self.lost = None
-        try:
-            Link(self.port, timeout, wire=self.serial).request("ping")  # restarts a board left at the prompt
-        except BaseException:
-            self.serial.close()
-            raise
         self.on_event = on_event
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._waiting = {}
-        self._next = 1
+        self.lost = None
+        self.link = Link(port, timeout, on_line=self._unasked)
+        self.port = self.link.port
+        self._lock = threading.Lock()  # one request or one listen at a time on the wire
         self._stop = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        try:
+            self.link.request("ping")  # restarts a board left at the prompt
+        except BaseException:
+            self.link.close()
+            raise
+        self._listener = threading.Thread(target=self._listen, daemon=True)
+        self._listener.start()
+
+    @property
+    def closed(self):
+        return self._stop.is_set()
 
     def close(self):
         self._stop.set()
-        self._reader.join(timeout=1)
-        self.serial.close()
+        self._listener.join(timeout=1)
+        self.link.close()
 
     def request(self, line):
-        """The reply line (without its id); raises BoardNotAnswering after the timeout, PortLost when the
-        port has gone away."""
-        box = queue.Queue(maxsize=1)
+        """The link.Reply; raises as link.Link.request does, and PortLost from then on once the port is gone."""
         with self._lock:
             if self.lost:
                 raise self.lost
-            req_id = str(self._next)
-            self._next += 1
-            self._waiting[req_id] = box
             try:
-                self.serial.write(("#" + req_id + " " + line.strip() + "\n").encode("ascii", "replace"))
-            except (OSError, serial.SerialException) as exc:
-                self._lose(exc)
-                raise self.lost from None
-        try:
-            reply = box.get(timeout=self.timeout)
-        except queue.Empty:
-            raise errors.BoardNotAnswering("no reply to `" + line + "`",
-                                           hint="is gullwing running on the board? `gullwing deploy`") from None
-        finally:
-            with self._lock:
-                self._waiting.pop(req_id, None)
-        if reply is None:
-            raise self.lost
-        return reply
+                return self.link.request(line)
+            except errors.PortLost as exc:
+                self.lost = exc
+                raise
 
-    def _lose(self, exc):
-        """The port went away (unplugged): every waiting request ends with PortLost."""
-        if self.lost is None:
-            self.lost = errors.PortLost("the board's serial port " + self.port + " went away ("
-                                        + (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) + ")")
-        for box in self._waiting.values():
-            if box.empty():  # else its reply came first
-                box.put_nowait(None)
-
-    def _read(self):
-        pending = b""
-        while not self._stop.is_set():
-            try:
-                pending += self.serial.read(self.serial.in_waiting or 1)
-            except (OSError, TypeError, serial.SerialException) as exc:  # TypeError: pyserial, port closed under it
-                if not self._stop.is_set():
-                    with self._lock:
-                        self._lose(exc)
-                return
-            while b"\n" in pending:
-                raw, _, pending = pending.partition(b"\n")
-                self._dispatch(raw.decode("ascii", "replace").strip())
-
-    def _dispatch(self, text):
-        answer = split_reply(text)
-        if answer is not None:
-            with self._lock:
-                box = self._waiting.get(answer[0])
-            if box is not None:
-                box.put(answer[1])
-                return
-        if text:
+    def _unasked(self, text):
+        if not self._stop.is_set():
             self.on_event(text)
 
+    def _listen(self):
+        """Between requests, hand on what the board sends unasked."""
+        while not self._stop.is_set() and self.lost is None:
+            with self._lock:
+                try:
+                    self.link.listen(LISTEN_S)
+                except errors.PortLost as exc:
+                    if not self._stop.is_set():
+                        self.lost = exc
+            time.sleep(0.001)  # a request waiting for the lock takes it now
 
-def status_line(reply):
-    """The bottom line from a `status` reply: doors, engine, problems."""
-    if not reply.startswith("ok {"):
-        return reply
-    try:
-        data = json.loads(reply[3:])
-    except ValueError:
-        return "garbled status reply: " + reply[:60]
+
+# -- what the console draws: every line at most `width` columns --------------------------------------
+
+INDENT = "    "  # the rest of a line too wide for the terminal
+
+
+def pack(pieces, width, sep="", first="", indent=INDENT):
+    """Lines of at most `width` columns holding `pieces` in order, `sep` between two on one line; a piece
+    that does not fit goes on the next line after `indent`, one wider than a line is broken at a space or
+    a comma (or, having none, at the edge)."""
+    width = max(width, len(indent) + 8)
+    lines, placed = [first], False
+    for piece in pieces:
+        if placed and len(lines[-1]) + len(sep) + len(piece) > width:
+            if len(lines[-1]) + len(sep.rstrip()) <= width:
+                lines[-1] += sep.rstrip()  # says the line goes on
+            lines.append(indent)
+            placed = False
+        lines[-1] += (sep if placed else "") + piece
+        placed = True
+        while len(lines[-1]) > width:
+            lines[-1], rest = _cut(lines[-1], width, len(indent))
+            lines.append(indent + rest)
+    return [line.rstrip() for line in lines]
+
+
+def _cut(line, width, start):
+    """`line` cut after its last space or comma within `width` (past `start`), else at `width`."""
+    at = max(line.rfind(" ", start + 1, width), line.rfind(",", start + 1, width)) + 1
+    if at <= start + 1:
+        at = width
+    return line[:at].rstrip(), line[at:].lstrip()
+
+
+def greeting(port, width):
+    """What a new user reads first: how to ask, how to leave, how to calibrate."""
+    lines = []
+    for text in ("gullwing console on " + port + ". Type a request: `help` lists the verbs, Tab completes, "
+                 "Up/Down recall earlier ones.",
+                 "Leave with `quit`, `exit` or Ctrl-D on an empty line.",
+                 "F2 calibrates the doors: Up/Down jog a servo, Left/Right pick the door, c and o set the "
+                 "closed and open ends, s saves; F2 again goes back to requests (docs/calibration.md)."):
+        lines += pack([text], width)
+    return lines
+
+
+def reply_lines(line, reply, width):
+    """The lines printed under a request: `help` as a list of verbs and their usage, else the reply."""
+    if line.split()[:1] == ["help"] and reply.ok and isinstance(reply.data, dict) and "verbs" in reply.data:
+        return help_lines(reply.data, width)
+    return pack([reply.line], width, first="  ")
+
+
+def help_lines(data, width):
+    """`help`'s reply as a list: one line per verb with its usage (the verb alone when it takes nothing)."""
+    lines = pack(["verbs (docs/protocol.md has them all):"], width, first="  ")
+    for verb in data["verbs"]:
+        for usage in str(data.get(verb) or verb).split("; "):
+            lines += pack([usage], width, first="    ", indent="      ")
+    return lines
+
+
+def status_parts(reply):
+    """The pieces of the status line from a `status` link.Reply: doors, engine, problems."""
+    if not reply.ok or not isinstance(reply.data, dict):
+        return [reply.line]
+    data = reply.data
     parts = []
     doors = data.get("doors")
     if doors:
@@ -145,7 +170,22 @@ def status_line(reply):
                  f" throttle {engine.get('throttle', 0)}%")
     if data.get("problems"):
         parts.append("problems: " + "; ".join(data["problems"]))
-    return "  |  ".join(parts)
+    return parts
+
+
+def status_line(reply):
+    """The status as one line (the console's bottom lines are this, fitted to the terminal)."""
+    return "  |  ".join(status_parts(reply))
+
+
+def toolbar_lines(status, width, calibrating_side=None):
+    """The bottom lines: the calibration keys while calibrating, then the status."""
+    lines = []
+    if calibrating_side:
+        lines += pack([f"Up/Down jog {JOG_US[0]} us (Shift: {JOG_US[1]})", "Left/Right door", "c closed",
+                       "o open", "s save", "F2 leave"], width, sep=", ", first="CALIBRATING " + calibrating_side
+                      + ": ", indent="  ")
+    return lines + pack(status, width, sep="  |  ", indent="  ")
 
 
 class Calibration:
@@ -175,33 +215,52 @@ class Calibration:
 
 
 def run(port=None):
-    """The interactive console; returns when the user leaves (Ctrl-D or `exit`)."""
+    """The interactive console; returns when the user leaves (`quit`, `exit`, or Ctrl-D on an empty line)."""
     from prompt_toolkit import PromptSession, print_formatted_text
     from prompt_toolkit.completion import NestedCompleter
+    from prompt_toolkit.filters import Condition
     from prompt_toolkit.history import FileHistory
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    state = {"status": "connecting...", "calibrating": False}
+    def width():
+        return shutil.get_terminal_size().columns
+
+    def show(lines):
+        print_formatted_text("\n".join(lines))
+
+    state = {"status": ["connecting..."], "calibrating": False}
     calibration = Calibration()
-    session = Session(port, on_event=lambda text: print_formatted_text("  " + text))
+    session = Session(port, on_event=lambda text: show(pack([text], width(), first="  ")))
 
     def leave():
         if prompt.app.is_running and not prompt.app.future.done():
             prompt.app.exit(exception=EOFError())
 
     def poll():
-        while not session._stop.is_set():
+        while not session.closed:
             try:
-                state["status"] = status_line(session.request("status"))
+                state["status"] = status_parts(session.request("status"))
             except errors.PortLost:
                 loop = prompt.app.loop
                 if loop is not None:  # end the prompt; run() then reports the lost port
                     loop.call_soon_threadsafe(leave)
                 return
             except errors.GullwingError as exc:
-                state["status"] = str(exc)
+                state["status"] = [str(exc)]
             time.sleep(STATUS_EVERY_S)
+
+    def ask(line, echo=False):
+        """Send a request and print its reply; False once the port is gone."""
+        lines = pack(["> " + line], width(), first="  ") if echo else []
+        try:
+            lines += reply_lines(line, session.request(line), width())
+        except errors.PortLost:
+            return False
+        except errors.GullwingError as exc:
+            lines += pack(["error: " + str(exc)], width(), first="  ")
+        show(lines)
+        return True
 
     keys = KeyBindings()
 
@@ -213,14 +272,9 @@ def run(port=None):
         def handler(event):
             line = calibration.key(name, shift)
             if line:
-                try:
-                    print_formatted_text("  > " + line + "\n  < " + session.request(line))
-                except errors.GullwingError as exc:
-                    print_formatted_text("  > " + line + "\n  error: " + str(exc))
+                ask(line, echo=True)
 
         return handler
-
-    from prompt_toolkit.filters import Condition
 
     calibrating = Condition(lambda: state["calibrating"])
     for key, name, shift in (("up", "up", False), ("down", "down", False), ("s-up", "up", True),
@@ -229,12 +283,12 @@ def run(port=None):
         keys.add(key, filter=calibrating)(_calibration_key(name, shift))
 
     def toolbar():
-        mode = (f" CALIBRATING {calibration.side}: Up/Down jog 1 us (Shift: 10), Left/Right door, c closed, "
-                f"o open, s save, F2 leave |" if state["calibrating"] else "")
-        return mode + " " + state["status"]
+        side = calibration.side if state["calibrating"] else None
+        return "\n".join(toolbar_lines(state["status"], prompt.app.output.get_size().columns, side))
 
     prompt = PromptSession(history=FileHistory(str(HISTORY)), completer=NestedCompleter.from_nested_dict(GRAMMAR),
                            bottom_toolbar=toolbar, key_bindings=keys, refresh_interval=STATUS_EVERY_S)
+    show(greeting(session.port, width()))
     threading.Thread(target=poll, daemon=True).start()
     try:
         with patch_stdout():
@@ -247,13 +301,8 @@ def run(port=None):
                     break
                 if line in ("exit", "quit"):
                     break
-                if line:
-                    try:
-                        print_formatted_text("  " + session.request(line))
-                    except errors.PortLost:
-                        break
-                    except errors.GullwingError as exc:
-                        print_formatted_text("  error: " + str(exc))
+                if line and not ask(line):
+                    break
     finally:
         session.close()
     if session.lost:

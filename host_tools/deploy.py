@@ -182,10 +182,10 @@ class _Counted:
         return getattr(self._port, name)
 
 
-def config_json(board):
-    """The device's config.json: which board it is and the GPIO of each role."""
-    return json.dumps({"board": board.name, "chip": board.chip_name, "pins": board.pins}, indent=1,
-                      sort_keys=True).encode() + b"\n"
+def config_json(board, kit=None):
+    """The device's config.json: the board's identity (boards.Board.identity), or the kit's configuration
+    (its board's identity and its settings), exactly as `gullwing kit build` writes it."""
+    return kits.config_json(kit.config() if kit else board.identity())
 
 
 AGENT_PATH = "/.gullwing/agent-" + hashlib.sha256(AGENT).hexdigest()[:16] + ".py"
@@ -205,7 +205,7 @@ def _compiled(firmware_dir):
 
 def _with_config(compiled, chosen):
     files = dict(compiled)
-    files["/config.json"] = chosen.kit.config_json() if chosen.kit else config_json(chosen.board)
+    files["/config.json"] = config_json(chosen.board, chosen.kit)
     files[RECORD] = chosen.record()
     files[AGENT_PATH] = AGENT
     return files

@@ -15,12 +15,14 @@ The settings are checked by the firmware's own schema (firmware/gullwing/config.
 board would ignore or refuse is refused here first, named with its section.
 
 The bill of materials follows from what the board wires (`bill_of_materials`): a receiver only where
-RC pins are wired, the kit's motor driver only, no LED where the board has it on board.
+RC pins are wired, the kit's motor driver only, a shaker only where the board wires one, no LED where the
+board has it on board.
 """
 
 import difflib
 import importlib.util
 import json
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,13 +47,13 @@ class Kit:
     path: Path | None = None
 
     def config(self):
-        """The device's config.json: the board's identity and pins, then the kit's settings."""
-        out = {"board": self.board.name, "chip": self.board.chip_name, "pins": self.board.pins}
+        """The device's config.json: the board's identity (boards.Board.identity), then the kit's settings."""
+        out = self.board.identity()
         out.update(self.settings)
         return out
 
     def config_json(self):
-        return json.dumps(self.config(), indent=1, sort_keys=True).encode() + b"\n"
+        return config_json(self.config())
 
     def on_board(self, board):
         """This kit's settings on another board (`kit build --board`); KitFileError when the board cannot
@@ -64,12 +66,16 @@ class Kit:
         return Kit(self.name, self.title, board, self.settings, self.bom, self.path)
 
 
+def config_json(config):
+    """config.json as it lands on the device (deploy) and beside a kit's diagram (kit build)."""
+    return json.dumps(config, indent=1, sort_keys=True).encode() + b"\n"
+
+
 def firmware_config():
     """The firmware's config module, loaded from its file: the one schema both sides check against."""
-    spec = importlib.util.spec_from_file_location("gullwing_firmware_config", FIRMWARE_DIR / "gullwing" / "config.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    if str(FIRMWARE_DIR) not in sys.path:  # config reads the declarations in gullwing/schema.py (import-free)
+        sys.path.append(str(FIRMWARE_DIR))
+    return importlib.import_module("gullwing.config")
 
 
 def kit_path(name_or_path):
@@ -104,7 +110,7 @@ def load(name_or_path):
     config = firmware_config()
     settings = {key: value for key, value in data.items() if key not in _OWN}
     for key in settings:
-        if key in ("board", "chip", "pins"):
+        if key in config.FIXED:
             problems.append(f"{path}: {key}: comes from the board file, not the kit")
     merged_problems = []
     config.merge(config.DEFAULTS, settings, "", merged_problems)
@@ -131,17 +137,19 @@ BOM_PARTS = {
     "servo_pulldown": ("10 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-10K",
                        "from each servo signal to GND: the servo stays still while the chip boots"),
     "motor": ("DC motor with an off-centre weight", "Mabuchi FA-130RA", "the engine's sound and shake"),
-    "mosfet": ("logic-level N-channel MOSFET, TO-220", "IRLZ44N", "switches the motor's - lead to GND"),
-    "gate_resistor": ("100 Ohm resistor, 1/4 W", "Yageo MFR-25FBF52-100R", "in series with the MOSFET gate"),
+    "mosfet": ("logic-level N-channel MOSFET, TO-220", "IRLZ44N", "switches the motor's (or shaker's) - lead to GND"),
+    "gate_resistor": ("100 Ohm resistor, 1/4 W", "Yageo MFR-25FBF52-100R", "in series with each MOSFET gate"),
     "gate_pulldown": ("10 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-10K",
-                      "MOSFET gate to GND: the motor stays off while the chip boots"),
-    "flyback_diode": ("Schottky diode 1 A", "1N5819", "across the motor, band (cathode) to motor +"),
+                      "each MOSFET gate to GND: its motor or shaker stays off while the chip boots"),
+    "flyback_diode": ("Schottky diode 1 A", "1N5819", "across the motor (or shaker), band (cathode) to its + lead"),
     "hbridge": ("dual H-bridge motor driver module", "DRV8833 carrier (Pololu 2130)", "drives the motor"),
     "buzzer": ("passive piezo buzzer", "TDK PS1240P02BT", "the engine's note"),
     "buzzer_transistor": ("NPN transistor, TO-92", "2N2222A", "switches the buzzer from 5 V"),
     "base_resistor": ("1 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-1K", "in series with the transistor base"),
     "buzzer_bleed": ("1 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-1K",
                      "across the piezo: lets it discharge between pulses, else the note is faint"),
+    "shaker": ("coin exciter (tactile transducer), 8 Ohm, 2 W", "Dayton Audio DAEX19CT-8",
+               "the engine's rocking shake at crank frequency, glued to the floor pan"),
     "led": ("3 mm red LED", "Kingbright WP710A10ID", "status light"),
     "led_resistor": ("330 Ohm resistor, 1/4 W", "Yageo MFR-25FBF52-330R", "in series with the LED"),
     "receiver": ("2.4 GHz RC receiver with transmitter", "FlySky FS-iA6B with FS-i6",
@@ -177,6 +185,8 @@ def bill_of_materials(kit):
         wanted += [("motor", 1), ("hbridge", 1)]
     if "buzzer" in pins:
         wanted += [("buzzer", 1), ("buzzer_transistor", 1), ("base_resistor", 1), ("buzzer_bleed", 1)]
+    if "shaker" in pins:  # behind its own MOSFET, like the motor
+        wanted += [("shaker", 1), ("mosfet", 1), ("gate_resistor", 1), ("gate_pulldown", 1), ("flyback_diode", 1)]
     if "led" in pins and not onboard_led:
         wanted += [("led", 1), ("led_resistor", 1)]
     if any(role.startswith("rc_") for role in pins):
@@ -184,9 +194,12 @@ def bill_of_materials(kit):
     if "uart_tx" in pins and "uart_rx" in pins:
         wanted.append(("bluetooth", 1))
     wanted += [("bec", 1), ("battery", 1), ("switch", 1)]
+    counts = {}  # a part that two roles need is one line
+    for key, qty in wanted:
+        counts[key] = counts.get(key, 0) + qty
     chosen = {item["for"]: item for item in kit.bom if "for" in item}
     lines = []
-    for key, qty in wanted:
+    for key, qty in counts.items():
         if qty == 0:
             continue
         part, number, use = BOM_PARTS[key]

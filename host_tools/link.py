@@ -10,7 +10,7 @@ leaves the raw REPL (and at the friendly prompt only prints the banner again; th
 line it answers `err`). At the friendly prompt, Ctrl-D soft-resets: boot.py and main.py run
 (ports/esp32/main.c: mp_task runs main.py only when the soft reset came from the friendly REPL, so
 Ctrl-D in the raw REPL would come back without the firmware). Once the firmware announces itself
-(`gullwing <version>`, app.run()), the request is sent again.
+(`gullwing <version>`, runner.run()), the request is sent again.
 """
 
 import json
@@ -23,7 +23,7 @@ import serial
 from host_tools import errors, ports
 
 MAX_LINE = 128
-ANNOUNCEMENT = re.compile(r"gullwing \d+\.\d+")  # the firmware's first line at every start (app.run)
+ANNOUNCEMENT = re.compile(r"gullwing \d+\.\d+")  # the firmware's first line at every start (runner.run)
 FRIENDLY_PROMPT = b">>> "
 RAW_PROMPT = b"raw REPL; CTRL-B to exit"
 LEAVE_RAW = b"\x02\r"  # Ctrl-B: raw REPL -> friendly REPL; the Enter ends the line wherever it lands
@@ -47,16 +47,28 @@ class _AtPrompt(Exception):
 
 
 class Link:
-    """An open connection to a board running gullwing (`wire`: a port already open, such as the console's)."""
+    """An open connection to a board running gullwing: the one request/reply exchange of the host tools.
 
-    def __init__(self, port=None, timeout=3.0, wire=None):
-        self.port = ports.choose_port(port) if wire is None else port
+    The policy, the same for the command line and the console: a request is plain ASCII of at most
+    MAX_LINE bytes; lines that answer nothing of ours (events, boot lines, noise, a late reply to a
+    request given up on) go to `on_line` (by default `evt` lines are kept in `events`) and never end a
+    wait; a reply whose JSON is damaged raises GarbledReply; a board that restarts mid-request gets
+    the request again once it announces itself; one at the MicroPython prompt is restarted; silence
+    past the timeout raises BoardNotAnswering, a port that goes away PortLost."""
+
+    def __init__(self, port=None, timeout=3.0, on_line=None):
+        self.port = ports.choose_port(port)
         self.timeout = timeout
-        self.serial = wire if wire is not None else ports.open_port(self.port, timeout=0.05)
+        self.serial = ports.open_port(self.port, timeout=0.05)
         self._next = 1
         self._pending = b""
         self._line_open = True  # the board may hold part of a line from before (see _send)
-        self.events = []  # every `evt` line seen, oldest first
+        self.events = []  # every `evt` line seen, oldest first (without `on_line`)
+        self.on_line = on_line or self._keep_event  # every line that answers none of our requests
+
+    def _keep_event(self, text):
+        if text.startswith("evt "):
+            self.events.append(text)
 
     def close(self):
         self.serial.close()
@@ -70,12 +82,8 @@ class Link:
     def request(self, line, timeout=None):
         """Send one request line; returns its Reply. A board at the MicroPython prompt is restarted once;
         raises BoardNotAnswering when no reply comes, NotDeployed when the board has no firmware to start."""
-        line = line.strip()
-        try:
-            data = line.encode("ascii")
-        except UnicodeEncodeError:
-            raise errors.GullwingError("the request must be plain ASCII: " + line,
-                                       hint="the protocol speaks ASCII; see docs/protocol.md") from None
+        line = check_line(line.strip())
+        data = line.encode("ascii")
         try:
             return self._exchange(line, data, timeout or self.timeout)
         except _AtPrompt:
@@ -97,7 +105,7 @@ class Link:
         probe_at = now + min(PROBE_AFTER_S, timeout / 2)
         announced_at = None
         heard = []
-        before = len(self.events)
+        events = []
         while True:
             text = self._readline(min(deadline, probe_at) if probe_at else deadline, prompt=True)
             now = time.monotonic()
@@ -117,15 +125,17 @@ class Link:
                     continue
                 raise _silence(line, heard)
             heard.append(text)
+            answer = split_reply(text)
+            if answer is not None and answer[0] in ids:
+                return _reply(answer[1], events, line)
+            if text:
+                self.on_line(text)
             if text.startswith("evt "):
-                self.events.append(text)
+                events.append(text)
             if ANNOUNCEMENT.match(text):  # the firmware (re)started: no REPL to ask about
                 announced_at = now
                 probe_at = None
                 deadline = min(now + REBOOT_GRACE_S, give_up)
-            answer = split_reply(text)
-            if answer is not None and answer[0] in ids:
-                return _reply(answer[1], self.events[before:], line)
             if text.endswith("#" + ids[-1] + " " + line):  # the friendly REPL echoing it
                 raise _AtPrompt()
 
@@ -169,8 +179,16 @@ class Link:
         while not done() and time.monotonic() < deadline:
             self._pending += self._read()
 
+    def listen(self, seconds):
+        """Read what the board sends unasked (events, boot lines) for `seconds`, each line to `on_line`."""
+        deadline = time.monotonic() + seconds
+        while (text := self._readline(deadline)) is not None:
+            if text:
+                self.on_line(text)
+
     def wait_event(self, name, timeout):
-        """The next `evt <name>` line (already seen ones first); None when none comes in time."""
+        """The next `evt <name>` line (already seen ones first; kept by the default `on_line`); None when none
+        comes in time."""
         deadline = time.monotonic() + timeout
         start = 0
         while True:
@@ -181,8 +199,8 @@ class Link:
             text = self._readline(deadline)
             if text is None:
                 return None
-            if text.startswith("evt "):
-                self.events.append(text)
+            if text:
+                self.on_line(text)
 
     def _send(self, data):
         req_id = str(self._next)
@@ -268,7 +286,10 @@ def send(line, port=None, timeout=3.0):
 
 def check_line(line):
     """A request line the firmware can take; raises a GullwingError naming the problem."""
-    if len(line.encode("ascii", "replace")) > MAX_LINE:
+    if not line.isascii():
+        raise errors.GullwingError("the request must be plain ASCII: " + line,
+                                   hint="the protocol speaks ASCII; see docs/protocol.md")
+    if len(line) > MAX_LINE:
         raise errors.GullwingError("the request is longer than " + str(MAX_LINE) + " bytes",
                                    hint="the protocol takes one short line per request")
     return line

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import serial.rfc2217
 
-from host_tools import rom
+from host_tools import chips, rom
 from host_tools.sim import PATH as SIM_DIR
-from host_tools.sim import chips, simtrace
+from host_tools.sim import simtrace
 
 # exit statuses of boardos.py
 EXIT_POWER_OFF = 0
@@ -52,10 +52,6 @@ BOOT = "import boardos"  # the board's OS runs as a module, leaving `__main__` t
 READY = b"\x00boardos-ready\n"  # written to stderr once MicroPython's SIGINT handling is in place
 KBD_ON = b"\x00kbd-on\n"  # code runs: Ctrl-C interrupts it
 KBD_OFF = b"\x00kbd-off\n"  # the REPL reads input: Ctrl-C is a byte like any other
-# The heap the firmware gets by default: MICROPY_GC_INITIAL_HEAP_SIZE of the stock build (ports/esp32/
-# mpconfigport.h: 56 KB on the ESP32, 64 KB elsewhere, the stock S2 build enabling SPIRAM), doubled by the one
-# automatic growth (py/gc.c: gc_try_add_heap) each chip's internal RAM is sized for. PSRAM is not counted.
-CHIP_HEAP_KB = {"ESP32": 2 * 56, "ESP32-S2": 2 * 64, "ESP32-S3": 2 * 64, "ESP32-C3": 2 * 64}
 # The REPL's input ring (ports/esp32/mphalport.c: stdin_ringbuf_array[260]); py/ringbuf.h keeps one slot
 # free, so it holds 259 bytes. A UART console drops what arrives when it is full (ports/esp32/uart.c:
 # uart_irq_handler); native USB leaves bytes with the host until there is room.
@@ -171,7 +167,7 @@ class VirtualBoard:
     def __init__(self, chip="ESP32", flash_dir=None, trace_path=None, heap_kb=None, baud=None,
                  flash_kb=DEFAULT_FLASH_KB, name="virtual", jumpers=(), start_ms=0, usb_console=False,
                  receivers=(), uarts=(), download=False):
-        """`heap_kb` defaults to the chip's (CHIP_HEAP_KB); `jumpers` are GPIO pairs wired together at every
+        """`heap_kb` defaults to the chip's (chips.Chip.heap_kb); `jumpers` are GPIO pairs wired together at every
         boot; `start_ms` is the board's clock at power-up; `usb_console`: the REPL is on the chip's own USB
         (no bytes lost when its input is full) rather than a USB-serial bridge on UART0; `download`: BOOT is held
         as the board powers up, so it starts in the ROM's download mode."""
@@ -195,9 +191,12 @@ class VirtualBoard:
         self.trace_path = Path(trace_path).resolve() if trace_path else None
         if self.trace_path and self.trace_path.exists():
             self.trace_path.unlink()  # one trace per session, continued across resets
-        self.heap_kb = heap_kb or CHIP_HEAP_KB.get(chip.upper(), CHIP_HEAP_KB["ESP32"])
+        self.heap_kb = heap_kb or chips.chip(chip).heap_kb
         self.jumpers = list(jumpers)
-        self.receivers = list(receivers)  # (GPIO, pulse us) of each RC receiver channel, see parse_receivers()
+        # (GPIO, pulse us or None: no pulses) of each RC receiver channel, see parse_receivers(); set_receiver()
+        # changes them while the board runs, through self.receiver_port's pipe (the rc: terminal once started)
+        self.receivers = list(receivers)
+        self.receiver_port = None
         self.uart_ids = list(uarts)  # UARTs wired to pseudo-terminals (self.uart_ports once started)
         self.uart_ports = {}
         self._trace_relay = None
@@ -234,6 +233,8 @@ class VirtualBoard:
         if self.trace_path:
             self._trace_relay = TraceRelay(self.trace_path)
         self.uart_ports = {uart_id: UartPort(uart_id) for uart_id in self.uart_ids}
+        if self.receivers:
+            self.receiver_port = ReceiverPort(self)
         self._listen_rfc2217()
         self._power_on(download=self.download_at_power_on)
         _registry().mkdir(parents=True, exist_ok=True)
@@ -267,7 +268,7 @@ class VirtualBoard:
                 child.wait()
         for thread in self._threads:
             thread.join(timeout=2)
-        for wired in [self._trace_relay, *self.uart_ports.values()]:
+        for wired in [self._trace_relay, *self.uart_ports.values(), self.receiver_port]:
             if wired is not None:
                 wired.close()  # the board has ended: what it wrote is out, then the pipes close
         for fd in (self._master, self._slave):
@@ -289,13 +290,30 @@ class VirtualBoard:
         while not self._stop.wait(0.5):
             pass
 
+    def set_receiver(self, gpio, us):
+        """Move the stick of the receiver channel on `gpio` while the board runs: pulses of `us` microseconds
+        from the channel's next 20 ms frame on the board's clock, or none at all when `us` is None (the
+        transmitter out of range). Kept across resets. ValueError says what is wrong."""
+        channels = [wired for wired, _ in self.receivers]
+        if gpio not in channels:
+            raise ValueError("GPIO" + str(gpio) + " has no receiver channel (--receiver); the channels: "
+                             + ", ".join("GPIO" + str(wired) for wired in channels))
+        if us is not None:
+            check_receiver_us(us)
+        with self._lock:
+            self.receivers = [(wired, us if wired == gpio else width) for wired, width in self.receivers]
+            if self.receiver_port is not None:
+                self.receiver_port.send(gpio, us)
+
     # -- one boot --------------------------------------------------------------------------------
 
     def _board_fds(self):
-        """The pipe ends every boot inherits: the live trace's, each wired UART's two."""
+        """The pipe ends every boot inherits: the live trace's, each wired UART's two, the receivers' controls."""
         fds = [self._trace_relay.board_fd] if self._trace_relay else []
         for port in self.uart_ports.values():
             fds += [port.board_rx, port.board_tx]
+        if self.receiver_port is not None:
+            fds.append(self.receiver_port.board_rx)
         return fds
 
     def _spawn(self, cause, raw):
@@ -306,7 +324,8 @@ class VirtualBoard:
             "GW_CHIP": self.chip,
             "GW_UID": self.uid,
             "GW_TRACE_FD": str(self._trace_relay.board_fd) if self._trace_relay else "",
-            "GW_RECEIVERS": ",".join(str(gpio) + ":" + str(us) for gpio, us in self.receivers),
+            "GW_RECEIVERS": ",".join(str(gpio) + ":" + str(us or 0) for gpio, us in self.receivers),
+            "GW_RC_FD": str(self.receiver_port.board_rx) if self.receiver_port else "",
             "GW_UARTS": ",".join(port.spec() for port in self.uart_ports.values()),
             "GW_START_US": str(self.start_us + int((time.monotonic() - self.started_at) * 1_000_000)),
             "GW_CAUSE": str(cause),
@@ -641,26 +660,37 @@ class ControlLines:
 # -- wired from outside: the live trace, UART ports, RC receiver channels -----------------------------
 
 RECEIVER_US = (800, 2200)  # pulse widths a receiver channel sends (and firmware/gullwing/rcin.py accepts)
+NO_PULSES = "off"  # a channel's pulses stopped: the transmitter is off or out of range
+
+
+def check_receiver_us(width):
+    if not RECEIVER_US[0] <= width <= RECEIVER_US[1]:
+        raise ValueError("a receiver's pulse is " + str(RECEIVER_US[0]) + " to " + str(RECEIVER_US[1])
+                         + " us, not " + str(width))
 
 
 def parse_receivers(chip_name, specs):
-    """`["34", "35:1000"]` -> [(34, 1500), (35, 1000)]: receiver channels, each on a GPIO the chip can read,
-    with its pulse width in us (default 1500, the stick centred); ValueError says what is wrong."""
+    """`["34", "35:1000", "36:off"]` -> [(34, 1500), (35, 1000), (36, None)]: receiver channels, each on a GPIO
+    the chip can read, with its pulse width in us (default 1500, the stick centred; None, `off`: no pulses
+    until set_receiver() gives some); ValueError says what is wrong."""
     chip = chips.chip(chip_name)
     channels = []
     for spec in specs:
         gpio_text, _, us_text = spec.partition(":")
-        if not gpio_text.strip().isdigit() or (us_text and not us_text.strip().isdigit()):
-            raise ValueError(repr(spec) + " is not GPIO[:US], such as 34 or 34:1500")
-        gpio, width = int(gpio_text), int(us_text or 1500)
+        us_text = us_text.strip()
+        if not gpio_text.strip().isdigit() or (us_text and not us_text.isdigit() and us_text != NO_PULSES):
+            raise ValueError(repr(spec) + " is not GPIO[:US] or GPIO:off, such as 34, 34:1500 or 34:off")
+        gpio, width = int(gpio_text), None if us_text == NO_PULSES else int(us_text or 1500)
         problem = chip.pin_problem(gpio, False)
         if problem:
             raise ValueError(spec + ": " + problem)
         if any(gpio == taken for taken, _ in channels):
             raise ValueError(spec + ": GPIO" + str(gpio) + " already has a receiver channel")
-        if not RECEIVER_US[0] <= width <= RECEIVER_US[1]:
-            raise ValueError(spec + ": a receiver's pulse is " + str(RECEIVER_US[0]) + " to " + str(RECEIVER_US[1])
-                             + " us, not " + str(width))
+        if width is not None:
+            try:
+                check_receiver_us(width)
+            except ValueError as exc:
+                raise ValueError(spec + ": " + str(exc)) from None
         channels.append((gpio, width))
     return channels
 
@@ -668,7 +698,7 @@ def parse_receivers(chip_name, specs):
 def parse_uarts(chip_name, specs):
     """`["1"]` -> [1]: UARTs to wire to pseudo-terminals. UART0 is not offered: it carries an ESP32's REPL
     (the `port:` line), and chips with a USB console boot-log on it."""
-    count = chips.UARTS.get(chips.chip(chip_name).name, 2)
+    count = chips.chip(chip_name).uarts
     ids = []
     for spec in specs:
         if not spec.strip().isdigit() or not 0 < int(spec) < count:
@@ -786,6 +816,70 @@ class UartPort:
         for thread in self._threads:
             thread.join(timeout=2)
         for fd in (self._master, self._slave, self.board_rx, self._to_board, self._from_board):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class ReceiverPort:
+    """The sticks of the receiver channels (`--receiver`), moved while the board runs: a pseudo-terminal,
+    printed as `rc: /dev/pts/N`, takes lines `GPIO US` (`34 1200`: GPIO34's channel sends 1200 us pulses)
+    and `GPIO off` (its pulses stop: signal lost) and answers each with `ok` or `err <what is wrong>`.
+    VirtualBoard.set_receiver() does the same from Python. A change reaches the board through a pipe as
+    `GPIO:US` (0: no pulses), where simdevices.ReceiverControl applies it from the channel's next frame."""
+
+    def __init__(self, board):
+        self._board = board
+        self._stop = threading.Event()
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+        self.board_rx, self._to_board = os.pipe()
+        os.set_blocking(self.board_rx, False)  # the board's pump takes what is there and never waits
+        os.set_blocking(self._to_board, False)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def send(self, gpio, us):
+        """To the board (or the next boot, which reads it after the widths it starts with)."""
+        try:
+            os.write(self._to_board, (str(gpio) + ":" + str(us or 0) + "\n").encode())
+        except BlockingIOError:
+            pass  # a board that has not read for 64 KB of changes: the next boot starts with the latest
+
+    def answer(self, line):
+        """The reply to one line of the terminal."""
+        words = line.split()
+        if len(words) != 2 or not words[0].isdigit() or not (words[1].isdigit() or words[1] == NO_PULSES):
+            return "err expected GPIO US or GPIO off, such as 34 1200"
+        try:
+            self._board.set_receiver(int(words[0]), None if words[1] == NO_PULSES else int(words[1]))
+        except ValueError as exc:
+            return "err " + str(exc)
+        return "ok"
+
+    def _serve(self):
+        pending = b""
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self._master], [], [], 0.2)
+            if not readable:
+                continue
+            try:
+                pending += os.read(self._master, 256)
+            except OSError:
+                continue
+            *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
+            for line in lines:
+                if line.strip():
+                    reply = self.answer(line.decode("ascii", "replace"))
+                    _write_all(self._master, reply.encode() + b"\n", self._stop, self._slave)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for fd in (self._master, self._slave, self.board_rx, self._to_board):
             try:
                 os.close(fd)
             except OSError:

@@ -67,7 +67,7 @@ class Part:
 # role -> what the wire carries and its colour
 SIGNALS = {
     "door_left": "tab:orange", "door_right": "tab:orange", "motor": "tab:red", "motor_in1": "tab:red",
-    "motor_in2": "tab:red", "buzzer": "tab:purple", "led": "tab:green", "rc_throttle": "tab:blue",
+    "motor_in2": "tab:red", "buzzer": "tab:purple", "shaker": "tab:pink", "led": "tab:green", "rc_throttle": "tab:blue",
     "rc_door": "tab:blue", "rc_engine": "tab:blue", "uart_tx": "tab:cyan", "uart_rx": "tab:cyan",
 }
 _UNUSED_DRIVER = {"mosfet": ("motor_in1", "motor_in2"), "hbridge": ("motor",)}
@@ -85,10 +85,7 @@ def parts(kit):
             out.append(Part(side + " door servo", [("S signal (orange)", role), ("+ (red)", V5), ("- (brown)", GND)],
                             "10 kOhm from S to - (keeps it still at boot)"))
     if "motor" in wired:
-        out.append(Part("Motor MOSFET IRLZ44N", [("G gate, through 100 Ohm", "motor"), ("S source", GND),
-                                                 ("motor + and diode band", V5)],
-                        "D drain to motor -; 10 kOhm from G to S\n1N5819 across the motor: band to motor +",
-                        ("package", "GDS", "IRLZ44N, print facing you", "1N5819")))
+        out.append(_low_side("Motor", "motor", "motor"))
     if "motor_in1" in wired:
         out.append(Part("H-bridge DRV8833", [("IN1", "motor_in1"), ("IN2", "motor_in2"), ("VCC", V33), ("VM", V5),
                                              ("GND", GND)], "OUT1 and OUT2 to the motor's leads"))
@@ -97,6 +94,8 @@ def parts(kit):
                                                ("buzzer +", V5)],
                         "C collector to buzzer -; 1 kOhm across the piezo",
                         ("package", "EBC", "2N2222A, flat face towards you", "")))
+    if "shaker" in wired:  # a coil of a few Ohm draws more than an NPN off a 3.3 V pin switches cleanly
+        out.append(_low_side("Shaker", "shaker", "shaker coil"))
     if "led" in wired:
         if (kit.board.layout or {}).get("onboard_led"):
             out.append(Part("Status LED: on the board (GPIO" + str(pins["led"]) + "  led), nothing to wire", []))
@@ -115,6 +114,16 @@ def parts(kit):
         out.append(Part("Bluetooth module HC-05", [("RXD", "uart_tx"), ("TXD", "uart_rx"), ("VCC", V5), ("GND", GND)],
                         "TX of the board to RXD of the module, and back"))
     return out
+
+
+def _low_side(title, role, load):
+    """A logic-level MOSFET switching the - lead of `load` (a motor or a coil) to GND, its flyback diode
+    across the load."""
+    plus = load.split()[0] + " +"
+    return Part(title + " MOSFET IRLZ44N", [("G gate, through 100 Ohm", role), ("S source", GND),
+                                           (plus + " and diode band", V5)],
+                "D drain to " + load.split()[0] + " -; 10 kOhm from G to S\n1N5819 across the " + load + ": band to "
+                + plus, ("package", "GDS", "IRLZ44N, print facing you", "1N5819"))
 
 
 def connections(kit):
@@ -143,7 +152,9 @@ def draw(kit, out_dir):
     part_heights = [0.55 + pitch * max(len(p.terminals), 1) + 0.2 * (p.notes.count("\n") + 1 if p.notes else 0)
                     + (0.75 if p.symbol else 0) for p in all_parts]
     parts_h = sum(part_heights) + 0.25 * len(all_parts)
-    wired_gpios = {gpio for _, gpio, *_ in connections(kit)}
+    wires = connections(kit)
+    wired_gpios = {gpio for _, gpio, *_ in wires}
+    wired_roles = {role for role, *_ in wires}
     n_wires = len(wired_gpios) + 3
     top = max(board_h + 0.3 + 0.12 * n_wires, parts_h) + 1.3  # room for the wires run below the board
     height = top + 1.6
@@ -279,9 +290,10 @@ def draw(kit, out_dir):
             ax.text(x_rails[rail], max(ys) + 0.1, RAILS[rail][0].split(" (")[0], rotation=90, ha="center",
                     va="bottom", fontsize=7, color=RAILS[rail][1])
 
+    shaker = ", the shaker" if "shaker" in wired_roles else ""
     ax.text(width / 2, 0.75, "5 V rail: a UBEC set to 5 V, 3 A or more, from the battery: it feeds the servos, the "
-            "motor, the buzzer, the receiver, the module and the board's 5V pin.", ha="center", va="center",
-            fontsize=9, weight="bold")
+            "motor, the buzzer" + shaker + ", the receiver, the module and the board's 5V pin.", ha="center",
+            va="center", fontsize=9, weight="bold")
     ax.text(width / 2, 0.4, "Join every GND: board, UBEC, servos, driver, receiver, module. Never power a servo "
             "from the board's 3V3 pin or from USB. Unplug the board's 5V wire while USB is plugged in.",
             ha="center", va="center", fontsize=9)

@@ -3,7 +3,7 @@
 config.json is written by `gullwing deploy` from the board file (board, chip, pins) and may carry the
 sections below; every key is optional. A key that is unknown or of the wrong type is reported and
 ignored, so one typo never stops the doors from working with the rest; a number outside its range
-(RANGES) is reported with the key and the range.
+(declared once, in schema.py) is reported with the key, the range and its unit.
 
 Settings changed over the protocol (`config set`, `calibrate`) are not written into config.json: the
 app keeps them in a power-fail-safe store as {dotted key: value} and lays them over config.json at
@@ -12,50 +12,37 @@ boot (`overlay`), checked by the same rules (`setting`).
 
 import json
 
+from gullwing import schema
+
 PATH = "/config.json"
 
-DOOR = {"min_us": 500, "max_us": 2500, "travel_deg": 180, "closed_deg": 45, "open_deg": 90, "trim_us": 0,
-        "reversed": False, "closed_us": 0, "open_us": 0}  # closed_us/open_us: the calibrated ends, 0 = unset
-
+DOOR = schema.defaults(schema.DOOR)
 DEFAULTS = {
     "board": "",
     "chip": "ESP32",
     "pins": {},
+    "led_active_low": False,  # the status LED lights when its pin is low (the board file says)
     "motor": "mosfet",  # or "hbridge" (motor_in1/motor_in2)
-    "doors": {
-        "together": True,  # both doors finish together; False: the right one follows stagger_ms behind
-        "stagger_ms": 40,  # never two servos starting in the same instant
-        "hold_ms": 1000,  # a closed door's servo is released this long after it settles
-        "left": dict(DOOR),
-        "right": dict(DOOR, reversed=True),  # the mirrored door
-    },
-    "engine": {"idle_rpm": 950, "limit_rpm": 9000, "cut_ms": 50, "full_boost_kpa": 85},
-    "rc": {"min_us": 1000, "neutral_us": 1500, "max_us": 2000, "deadband_us": 40, "reversed": False,
-           "switch_mid_us": 1500, "hysteresis_us": 200, "neutral_frames": 5},
-    "voice": {"motor_min": 16000, "motor_max": 65535, "motor_slew": 131000, "harmonic": 16, "volume": 100},
-    "uart": {"baudrate": 9600},  # the second command channel on pins uart_tx/uart_rx (HC-05 modules: 9600)
+    "doors": dict(schema.defaults(schema.DOORS), left=dict(DOOR), right=dict(DOOR, reversed=True)),  # mirrored
+    "engine": schema.defaults(schema.ENGINE),
+    "rc": schema.defaults(schema.RC),
+    "voice": schema.defaults(schema.VOICE),
+    "uart": schema.defaults(schema.UART),
 }
-
-
-# The allowed range of every number, by dotted key: a value outside is reported with the key and the
-# range. The parts check the relations between keys (a door's max_us above its min_us) themselves.
-_DOOR_RANGES = {"min_us": (100, 2900), "max_us": (200, 3000), "travel_deg": (10, 360), "closed_deg": (0, 359),
-                "open_deg": (1, 180), "trim_us": (-200, 200), "closed_us": (0, 3000), "open_us": (0, 3000)}
-RANGES = {
-    "doors.stagger_ms": (0, 5000), "doors.hold_ms": (0, 600_000),
-    "engine.idle_rpm": (600, 1500), "engine.limit_rpm": (4000, 11_000), "engine.cut_ms": (20, 200),
-    "engine.full_boost_kpa": (0, 150),
-    "rc.min_us": (800, 2200), "rc.neutral_us": (800, 2200), "rc.max_us": (800, 2200), "rc.deadband_us": (0, 200),
-    "rc.switch_mid_us": (800, 2200), "rc.hysteresis_us": (50, 500), "rc.neutral_frames": (1, 50),
-    "voice.motor_min": (0, 65534), "voice.motor_max": (1, 65535), "voice.motor_slew": (1, 1_000_000),
-    "voice.harmonic": (1, 64), "voice.volume": (0, 100),
-    "uart.baudrate": (1200, 921_600),
-}
-for _side in ("left", "right"):
-    for _key, _range in _DOOR_RANGES.items():
-        RANGES["doors." + _side + "." + _key] = _range
+# where each section of schema's declarations sits in the configuration
+SECTIONS = (("doors.", schema.DOORS), ("doors.left.", schema.DOOR), ("doors.right.", schema.DOOR),
+            ("engine.", schema.ENGINE), ("rc.", schema.RC), ("voice.", schema.VOICE), ("uart.", schema.UART))
+# every setting's declaration and every number's range, by dotted key (schema's, laid out): a value outside
+# is reported with the key and the range. The parts check the relations between keys (servo.check, ...).
+DECLARED = {}
+RANGES = {}
+for _where, _table in SECTIONS:
+    for _key, _declared in _table.items():
+        DECLARED[_where + _key] = (_table, _key, _where)
+        if not isinstance(_declared[0], bool):
+            RANGES[_where + _key] = _declared[1:3]
 CHOICES = {"motor": ("mosfet", "hbridge")}
-FIXED = ("board", "chip", "pins")  # written by deploy into config.json; not settings
+FIXED = ("board", "chip", "pins", "led_active_low")  # written by deploy into config.json; not settings
 
 
 def _kind(value):
@@ -92,13 +79,20 @@ def merge(defaults, given, where, problems):
 
 def _out_of_range(key, value):
     """The problem with `value` for `key` (its kind already right), or None."""
-    if key in RANGES:
-        lo, hi = RANGES[key]
-        if not lo <= value <= hi:
-            return key + ": must be " + str(lo) + ".." + str(hi) + ", got " + str(value)
-    if key in CHOICES and value not in CHOICES[key]:
-        return key + ": must be " + "|".join(CHOICES[key]) + ", got " + repr(value)
+    try:
+        _check(key, value)
+    except ValueError as exc:
+        return str(exc.args[0])
     return None
+
+
+def _check(key, value):
+    if key in DECLARED:
+        table, name, where = DECLARED[key]
+        return schema.check(table, name, value, where)
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ValueError(key + " must be " + "|".join(CHOICES[key]) + ", got " + repr(value)[:24])
+    return value
 
 
 def get(cfg, key):
@@ -123,17 +117,16 @@ def put(cfg, key, value):
     cfg[parts[-1]] = value
 
 
-def _rule(key):
-    if key in RANGES:
-        return " (" + str(RANGES[key][0]) + ".." + str(RANGES[key][1]) + ")"
-    if key in CHOICES:
-        return " (" + "|".join(CHOICES[key]) + ")"
-    return ""
-
-
 def setting(key, value):
     """`value` (text from a request, or a value read back from the settings store) checked for the
-    settable `key`: the value of the key's kind, or ValueError naming the key and its range."""
+    settable `key` by its declaration: the value of the key's kind, or ValueError naming the key and
+    its range. The relations to other keys are the parts' to check (tuning.change runs them)."""
+    return _check(key, typed(key, value))
+
+
+def typed(key, value):
+    """`value` as the settable `key`'s kind (text from a request converted), its range not yet checked;
+    ValueError when `key` is no setting or `value` is not of its kind."""
     try:
         default = get(DEFAULTS, key)
     except KeyError:
@@ -147,12 +140,8 @@ def setting(key, value):
         elif kind == "int" and (value[1:] if value[:1] == "-" else value).isdigit() and len(value) < 10:
             value = int(value)
     if _kind(value) != kind:
-        raise ValueError(key + " must be " + ("true|false" if kind == "bool" else "a whole number" + _rule(key)
-                                              if kind == "int" else "text" + _rule(key))
-                         + ", got " + repr(value)[:24])
-    trouble = _out_of_range(key, value)
-    if trouble:
-        raise ValueError(trouble)
+        _check(key, value)  # the declaration's own words: "<key> must be 1..180 deg, got 'wide'"
+        raise ValueError(key + " must be " + kind + ", got " + repr(value)[:24])
     return value
 
 

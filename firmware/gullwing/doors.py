@@ -5,12 +5,13 @@ Commands take `now` (time.ticks_ms()) and validate everything before changing an
 raises ValueError naming it, and the doors carry on as they were. `tick(now)`, every servo frame,
 advances the moves and writes the servos without allocating. Like motion, it takes only ticks_diff
 from `time` (arithmetic on the port's wrap; the clock is never read here). Arrivals are counted in `arrived`
-(the app compares it with the count it last saw); `state` is one of the constants below.
+(the app compares it with the count it last saw); `state`, one of the constants below, is read from
+the motion itself (where the door is and where its move takes it), so it cannot disagree with it.
 """
 
 from time import ticks_diff
 
-from gullwing import easing, motion
+from gullwing import easing, motion, schema
 
 CLOSED = "closed"
 OPENING = "opening"
@@ -35,11 +36,12 @@ def _number(value):
 
 
 def _range_error(what, value, lo, hi, unit):
-    return ValueError(what + " must be from " + str(lo) + " to " + str(hi) + unit + ", got " + repr(value))
+    return ValueError(what + " must be " + schema.span(lo, hi, unit) + ", got " + repr(value)[:24])
 
 
-def _check_range(what, value, lo, hi, unit="", scale=1):
-    """`value` checked, times `scale`, as an integer (the tick must see no floats)."""
+def _scaled(what, value, lo, hi, unit, scale):
+    """`value` (a number, fractions allowed) checked, times `scale`, as an integer (the tick must see no
+    floats)."""
     if not _number(value) or not lo <= value <= hi:
         raise _range_error(what, value, lo, hi, unit)
     return int(round(value * scale))
@@ -54,10 +56,7 @@ def check_ms(ms):
     """A move time in ms, or None for the profile's own speed."""
     if ms is None:
         return None
-    if not isinstance(ms, int) or isinstance(ms, bool) or not MIN_MS <= ms <= MAX_MS:
-        raise ValueError("move time must be a whole number of ms from " + str(MIN_MS) + " to " + str(MAX_MS)
-                         + ", got " + repr(ms))
-    return ms
+    return schema.whole("move time", ms, MIN_MS, MAX_MS, "ms")
 
 
 class Profile:
@@ -68,9 +67,9 @@ class Profile:
     def __init__(self, curve="sine_in_out", speed=45, creep_deg=0, creep_speed=8, creep_curve="sine_out"):
         self.curve = easing.lookup(curve)
         self.creep_curve = easing.lookup(creep_curve)
-        self.speed = _check_range("profile speed", speed, 1, 600, " deg/s", 100)
-        self.creep = _check_range("creep distance", creep_deg, 0, 30, " deg", 100)
-        self.creep_speed = _check_range("creep speed", creep_speed, 1, 90, " deg/s", 100)
+        self.speed = _scaled("profile speed", speed, 1, 600, "deg/s", 100)
+        self.creep = _scaled("creep distance", creep_deg, 0, 30, "deg", 100)
+        self.creep_speed = _scaled("creep speed", creep_speed, 1, 90, "deg/s", 100)
 
     def duration_ms(self, distance, soft):
         """Time to cover `distance` cdeg at this profile's speeds (with the creep when `soft`)."""
@@ -98,12 +97,11 @@ class Door:
         self.servo = servo
         self.opening = opening
         self.closing = closing
-        self.hold_ms = None if hold_ms is None else _check_range("hold time", hold_ms, 0, 600_000, " ms")
+        self.hold_ms = None if hold_ms is None else schema.check(schema.DOORS, "hold_ms", hold_ms, "doors.")
         self.hold_open = bool(hold_open)  # a door resting open keeps its servo driving (against gravity)
-        self.accel = _check_range("acceleration", accel, 50, 10_000, " deg/s^2", 100)
+        self.accel = _scaled("acceleration", accel, 50, 10_000, "deg/s^2", 100)
         self.limit = servo.cal.open_cdeg
         self.motion = motion.Motion(0, 0, self.limit)
-        self.state = CLOSED
         self.arrived = 0  # moves finished so far (wrapping at COUNT_MASK): the app's arrival events
         self.known = False  # position known (restored or driven since boot)
         self._heading = -1  # direction of the last move: toggle from "stopped" reverses it
@@ -120,7 +118,7 @@ class Door:
             top = self.limit // 100
             if isinstance(deg, (int, float)) and not isinstance(deg, bool) and 0 <= deg <= top:
                 return round(deg * 100)
-            raise _range_error("door angle", deg, 0, top, " deg")
+            raise _range_error("door angle", deg, 0, top, "deg")
         _check_no_angle(verb, deg)
         if verb == "open":
             return self.limit
@@ -152,15 +150,20 @@ class Door:
 
     def go(self, now, target, ms=None, delay=0):
         """Move to `target` (cdeg, already checked) in `ms` (None: profile speed), starting `delay`
-        ms from now."""
+        ms from now. A door already there and not moving moves nothing, whatever the time asked."""
         self.tick(now)  # a move due to end by now ends first (and counts as arrived)
         m = self.motion
         pos = m.at(now)
-        if target == m.target and (m.phases or target == pos) and ms is None:
+        if target == pos and (m.waiting or not m.phases):
+            if m.phases:  # a staggered start not yet begun, to elsewhere: dropped
+                m.halt(now)
+                self._rest(now)
             if not self.known:  # first command after boot: drive the position assumed
                 self.servo.write(pos)
                 self._settle(now)
-            return  # already there, or on the way: carry on undisturbed
+            return
+        if target == m.target and m.phases and ms is None:
+            return  # on the way: carry on undisturbed
         if ms is None:
             ms = self.default_ms(now, target)
         profile = self.opening if target > pos else self.closing
@@ -168,26 +171,24 @@ class Door:
         m.move(now, target, ms, profile.curve, self.accel, creep, profile.creep_speed, profile.creep_curve,
                delay)
         self._heading = 1 if target > pos else -1
-        self.state = OPENING if target > pos else CLOSING
         self._release = _KEEP
 
     def stop(self, now, ms=None):
         """Come to rest with a smooth deceleration (in `ms`, else as `accel` allows); a staggered
-        start not yet begun is dropped."""
+        start not yet begun is dropped, and a door not moving at this instant rests where it is."""
         self.tick(now)
         m = self.motion
         if not m.phases:
             return
         if m.waiting:
             m.halt(now)
-            self.state = self._rest_state(m.pos)
-            self._release = _COUNTDOWN if self._releases(m.pos) else _KEEP
-            self._since = now
-            return
-        m.stop(now, self.accel, ms)
+        else:
+            m.stop(now, self.accel, ms)  # halts at once when the door has no speed to lose
+        if not m.phases:
+            self._rest(now)
 
     def restore(self, pulse_ns):
-        """At boot: the servo holds `pulse_ns` (saved when the door last settled). Nothing is driven
+        """At boot: the servo holds `pulse_ns` (the rest last saved, restsave). Nothing is driven
         until the first command, whose first pulse is exactly this one."""
         self._rest_at(pulse_ns)
         self.known = True
@@ -217,7 +218,6 @@ class Door:
         self.servo.hold(ns)
         pos = self.servo.cal.angle_cdeg(self.servo.pulse)
         self.motion = motion.Motion(pos, 0, self.limit)
-        self.state = self._rest_state(pos)
 
     # -- the tick --------------------------------------------------------------------------------
 
@@ -234,12 +234,14 @@ class Door:
             self._release_step(now)
 
     def _settle(self, now):
-        pos = self.motion.pos
-        self.state = self._rest_state(pos)
         self.arrived = (self.arrived + 1) & COUNT_MASK
         self.known = True
+        self._rest(now)
+
+    def _rest(self, now):
+        # at rest: the release countdown starts
         self._since = now
-        self._release = _COUNTDOWN if self._releases(pos) else _KEEP
+        self._release = _COUNTDOWN if self._releases(self.motion.pos) else _KEEP
 
     def _releases(self, pos):
         return self.hold_ms is not None and (pos == 0 or not self.hold_open)
@@ -256,14 +258,37 @@ class Door:
             self.servo.detach()
             self._release = _KEEP
 
-    def _rest_state(self, pos):
-        return CLOSED if pos <= 0 else OPEN if pos >= self.limit else STOPPED
-
     # -- reports ---------------------------------------------------------------------------------
+
+    @property
+    def state(self):
+        """What the motion says: heading up (opening) or down (closing) while a move takes the door
+        elsewhere, waiting out a staggered start included; at rest, closed at 0, open at the limit,
+        stopped between. A door held at a stop until its move's time is up (a clipped overshoot)
+        is closed or open; one passing through its target (returning from an overshoot) keeps the
+        move's heading."""
+        m = self.motion
+        pos = m.pos
+        if m.phases:
+            if m.target != pos:
+                return OPENING if m.target > pos else CLOSING
+            if 0 < pos < self.limit:
+                return OPENING if self._heading > 0 else CLOSING
+        return CLOSED if pos <= 0 else OPEN if pos >= self.limit else STOPPED
 
     @property
     def moving(self):
         return self.motion.phases != 0
+
+    @property
+    def cal(self):
+        """The servo.Calibration in force."""
+        return self.servo.cal
+
+    @property
+    def pulse(self):
+        """The pulse (ns) the servo holds: the door's rest position when it is not moving."""
+        return self.servo.pulse
 
     def status(self):
         """State and angle (deg); the target too while the door moves towards it."""
@@ -277,18 +302,30 @@ class DoorPair:
     """Both doors. Together (default): the right door starts `stagger_ms` after the left, so two
     servos never start at the same instant, and both finish in the same tick. Staggered
     (`together=False`): the right door follows `stagger_ms` behind. With a `store` (store.Store),
-    the rest pulses are saved once both doors have settled and restored at construction."""
+    the rest pulses saved there are restored at construction; the pair never writes it (restsave
+    does, off the tick)."""
 
     def __init__(self, left, right, store=None, together=True, stagger_ms=40):
         self.left = left
         self.right = right
         self.together = bool(together)
-        self.stagger_ms = _check_range("stagger", stagger_ms, 0, 5000, " ms")
-        self.store = store
-        self.store_error = None  # the last save's OSError, if it failed
-        self._saved_left = self._saved_right = 0  # each door's arrivals when the rest pulses were last saved
+        self.stagger_ms = schema.check(schema.DOORS, "stagger_ms", stagger_ms, "doors.")
         if store is not None:
-            self._restore(store.load_dict() or {})
+            self.restore(store.load_dict() or {})
+
+    def side(self, name):
+        """The door on side `name` ("left" or "right")."""
+        if name == "both":
+            raise ValueError("one door: left or right")
+        return self._doors(name)[0]
+
+    def retime(self, together, stagger_ms, hold_ms):
+        """New timings (the doors' settings), checked first: nothing changes on a bad one."""
+        stagger_ms = schema.check(schema.DOORS, "stagger_ms", stagger_ms, "doors.")
+        hold_ms = schema.check(schema.DOORS, "hold_ms", hold_ms, "doors.")
+        self.together = bool(together)
+        self.stagger_ms = stagger_ms
+        self.left.hold_ms = self.right.hold_ms = hold_ms
 
     def _doors(self, side):
         if side == "left":
@@ -343,34 +380,23 @@ class DoorPair:
         self.command(now, side, "to", deg, ms)
 
     def tick(self, now):
-        """Every servo frame: both doors, then a save once both rest after a move. No allocation
-        while the doors move."""
-        left, right = self.left, self.right
-        left.tick(now)
-        right.tick(now)
-        if left.motion.phases or right.motion.phases:
-            return
-        if left.arrived != self._saved_left or right.arrived != self._saved_right:
-            self._save()
+        """Every servo frame: both doors. Nothing else (no flash write): no allocation, moving or not."""
+        self.left.tick(now)
+        self.right.tick(now)
 
-    def _save(self):
-        self._saved_left = self.left.arrived
-        self._saved_right = self.right.arrived
-        if self.store is not None:
-            self._write(self.store)
+    @property
+    def moving(self):
+        return self.left.motion.phases != 0 or self.right.motion.phases != 0
 
-    def _write(self, store):
-        # apart from _save: a `try` takes 6 words of a frame, and one over 11 comes from the heap
-        try:
-            store.save_dict({self.left.name: self.left.servo.pulse, self.right.name: self.right.servo.pulse})
-            self.store_error = None
-        except OSError as exc:  # a full or failing flash must not stop the doors
-            self.store_error = exc
+    def rest(self):
+        """The record to keep for a power cut: each door's name and the pulse its servo holds."""
+        return {self.left.name: self.left.pulse, self.right.name: self.right.pulse}
 
-    def _restore(self, saved):
+    def restore(self, saved):
+        """At boot, from `rest()` as saved: each door whose pulse fits its calibration takes it."""
         for door in (self.left, self.right):
             pulse = saved.get(door.name)
-            cal = door.servo.cal
+            cal = door.cal
             if isinstance(pulse, int) and not isinstance(pulse, bool) and cal.min_ns <= pulse <= cal.max_ns:
                 door.restore(pulse)
 

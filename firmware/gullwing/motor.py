@@ -44,6 +44,9 @@ class PwmOutput:
             self.duty = duty
             self._pwm.duty_u16(duty)
 
+    def retune(self, freq):
+        self._pwm.freq(freq)
+
     def release(self):
         """Stop the PWM and hold the pin low."""
         self._pwm.deinit()
@@ -103,7 +106,7 @@ class Tone:
             hz = lane_hz(hz, self.lane)
             if hz != self.hz:
                 self.hz = hz
-                self._out._pwm.freq(hz)
+                self._out.retune(hz)
         self._out.write(duty)
 
     def release(self):
@@ -136,6 +139,17 @@ class EngineOutputs:
     @property
     def shaker_hz(self):
         return 0 if self.shaker is None else self.shaker.sounding_hz
+
+    def driven(self):
+        """Whether any output is driven now (the engine heard or felt)."""
+        return bool(self.motor_pct or self.buzzer_hz or self.shaker_hz)
+
+    def status(self):
+        """What the pins are driven with: for a self-test on a board without a trace."""
+        out = {"motor": self.motor_pct, "buzzer_hz": self.buzzer_hz}
+        if self.shaker is not None:
+            out["shaker_hz"] = self.shaker_hz
+        return out
 
     def write(self, voice):
         if self.motor is not None:

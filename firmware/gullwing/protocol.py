@@ -9,6 +9,8 @@ docs/protocol.md is the reference. This module frames and checks lines; the app 
 
 import json
 
+from gullwing import schema
+
 MAX_LINE = 128
 MAX_ID = 16
 
@@ -94,20 +96,20 @@ def _json(payload):
     return json.dumps(payload, separators=(",", ":"))
 
 
-def integer(args, index, name, low, high, default=None):
-    """Argument `index` as an int within [low, high]; `default` when absent (None: required)."""
+def integer(args, index, name, low, high, default=None, unit=""):
+    """Argument `index` as an int within [low, high] (`unit` named in the error, as schema words every
+    range); `default` when absent (None: required)."""
     if index >= len(args):
         if default is None:
-            raise ProtocolError(BAD_ARG, name + " missing (" + str(low) + ".." + str(high) + ")")
+            raise ProtocolError(BAD_ARG, name + " missing (" + schema.span(low, high, unit) + ")")
         return default
     text = args[index]
     digits = text[1:] if text[:1] == "-" else text
-    if not digits.isdigit() or len(digits) > 9:
-        raise ProtocolError(BAD_ARG, name + " must be a whole number, not " + repr(text)[:24])
-    value = int(text)
-    if not low <= value <= high:
-        raise ProtocolError(BAD_ARG, name + " must be " + str(low) + ".." + str(high) + ", not " + text)
-    return value
+    value = int(text) if digits.isdigit() and len(digits) <= 9 else text
+    try:
+        return schema.whole(name, value, low, high, unit)
+    except ValueError as exc:
+        raise ProtocolError(BAD_ARG, str(exc.args[0])) from None
 
 
 def choice(args, index, name, options):

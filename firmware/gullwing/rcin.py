@@ -16,10 +16,14 @@ import time
 
 from machine import Pin
 
-PULSE_MIN_US = 800  # shorter or longer "pulses" are noise, whatever the receiver
-PULSE_MAX_US = 2200
+from gullwing import schema
+
+PULSE_MIN_US = schema.RC["min_us"][1]  # shorter or longer "pulses" (800, 2200) are noise, whatever the receiver
+PULSE_MAX_US = schema.RC["max_us"][2]
 MIN_PERIOD_US = 8000  # good pulses closer than this (above 125 frames/s) are not a receiver's frames
 LOSS_US = 100_000  # no good pulse for this long: the channel is lost
+MIN_SPAN_US = 200  # max_us at least this far above min_us
+MIN_TRAVEL_US = 100  # throttle travel beyond the deadband
 SWITCH_FRAMES = 2  # a switch position must read the same on this many frames running
 _COUNT_MASK = 0x3FFFFFFF  # counters wrap within the ESP32's small ints: never a big int in an IRQ
 
@@ -37,10 +41,27 @@ EV_ENGINE_START = 8  # the engine switch was flipped on (high)
 EV_ENGINE_STOP = 16  # the engine switch was flipped off (low)
 
 
-def _check_int(name, value, lo, hi):
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError("rc " + name + " must be a whole number from " + str(lo) + " to " + str(hi)
-                         + ", got " + repr(value))
+def check(s, where=""):
+    """The receiver's settings (a dict of schema.RC's keys) checked as a whole: min_us below max_us, the
+    throttle's travel from neutral_us past the deadband, the switch point within the pulse range.
+    ValueError naming the key (`where` + key), its range as the other keys narrow it, and them."""
+    schema.section(schema.RC, s, where, ("max_us", "deadband_us", "neutral_us", "switch_mid_us"))
+    low = s["min_us"]
+    high = schema.check(schema.RC, "max_us", s["max_us"], where, low + MIN_SPAN_US,
+                        why=" (" + str(MIN_SPAN_US) + " us above " + where + "min_us " + str(low) + ")")
+    deadband = schema.check(schema.RC, "deadband_us", s["deadband_us"], where, high=high - low - MIN_TRAVEL_US,
+                            why=" (" + where + "min_us to max_us less " + str(MIN_TRAVEL_US) + " us)")
+    room = deadband + MIN_TRAVEL_US
+    why = " (from " + where + "min_us " + str(low) + " to max_us " + str(high) + ", leaving deadband_us + " \
+        + str(MIN_TRAVEL_US) + " us of travel)"
+    if s["reversed"]:
+        schema.check(schema.RC, "neutral_us", s["neutral_us"], where, low + room, high, why)
+    else:
+        schema.check(schema.RC, "neutral_us", s["neutral_us"], where, low, high - room, why)
+    hysteresis = s["hysteresis_us"]
+    schema.check(schema.RC, "switch_mid_us", s["switch_mid_us"], where, PULSE_MIN_US + hysteresis,
+                 PULSE_MAX_US - hysteresis, " (" + where + "hysteresis_us " + str(hysteresis) + " inside "
+                 + schema.span(PULSE_MIN_US, PULSE_MAX_US, "us") + ")")
 
 
 def _median3(a, b, c):
@@ -177,19 +198,11 @@ class Receiver:
     def __init__(self, throttle_pin, door_pin=None, engine_pin=None, min_us=1000, neutral_us=1500,
                  max_us=2000, deadband_us=40, reversed=False, switch_mid_us=1500, hysteresis_us=200,
                  neutral_frames=5):
-        _check_int("min_us", min_us, PULSE_MIN_US, PULSE_MAX_US)
-        _check_int("max_us", max_us, min_us + 200, PULSE_MAX_US)
-        _check_int("neutral_us", neutral_us, min_us, max_us)
-        _check_int("deadband_us", deadband_us, 0, 200)
-        _check_int("hysteresis_us", hysteresis_us, 50, 500)
-        _check_int("neutral_frames", neutral_frames, 1, 50)
-        _check_int("switch_mid_us", switch_mid_us, PULSE_MIN_US + hysteresis_us, PULSE_MAX_US - hysteresis_us)
         reversed = bool(reversed)
+        check({"min_us": min_us, "neutral_us": neutral_us, "max_us": max_us, "deadband_us": deadband_us,
+               "reversed": reversed, "switch_mid_us": switch_mid_us, "hysteresis_us": hysteresis_us,
+               "neutral_frames": neutral_frames})
         travel = (neutral_us - min_us) if reversed else (max_us - neutral_us)
-        if travel < deadband_us + 100:
-            raise ValueError("rc throttle travel from neutral_us " + str(neutral_us) + " to "
-                             + ("min_us " + str(min_us) if reversed else "max_us " + str(max_us))
-                             + " must be at least deadband_us + 100 us, got " + str(travel) + " us")
         given = [p for p in (throttle_pin, door_pin, engine_pin) if p is not None]
         for p in given:
             if given.count(p) > 1:

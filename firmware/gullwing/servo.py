@@ -13,10 +13,13 @@ Thin on purpose: the door decides where and when; this maps and writes. Three ru
 
 from machine import PWM, Pin
 
+from gullwing import schema
+
 FREQ_HZ = 50
 FRAME_MS = 20
 _DUTY_UNITS = 65536  # duty_ns() goes through a 16-bit duty on every ESP32 chip
 MIN_TRAVEL_US = 50  # calibrated ends closer than this are a mistake, not a door
+MIN_SPAN_US = 100  # max_us at least this far above min_us
 _COARSEST = 8  # 13-bit timers (S2, S3, C3) keep every 8th of those 16-bit steps
 _PER_S = _DUTY_UNITS * FREQ_HZ  # duty units per second of pulse
 _NS_PER_512 = 156_250  # 512 duty units at 50 Hz, in ns: ns x 512 / 156_250 is ns x 65536 x 50 / 1e9
@@ -52,10 +55,29 @@ def _units_from(ns):
     return _ceil_div(_ceil_div(ns * _PER_S, 1_000_000_000), _COARSEST) * _COARSEST
 
 
-def _check_int(name, value, lo, hi):
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError("servo " + name + " must be a whole number from " + str(lo) + " to " + str(hi)
-                         + ", got " + repr(value))
+def check(s, where=""):
+    """One door's settings (a dict of schema.DOOR's keys) checked as a whole; ValueError naming the key
+    (`where` + key), its range as the other keys narrow it, and them."""
+    schema.section(schema.DOOR, s, where, ("max_us", "closed_us", "open_us", "closed_deg", "open_deg"))
+    lo, hi = s["min_us"], s["max_us"]
+    schema.check(schema.DOOR, "max_us", hi, where, lo + MIN_SPAN_US,
+                 why=" (" + str(MIN_SPAN_US) + " us above " + where + "min_us " + str(lo) + ")")
+    for name in ("closed_us", "open_us"):
+        if s[name] != 0:  # 0: not calibrated
+            schema.check(schema.DOOR, name, s[name], where, lo, hi, " (from " + where + "min_us to max_us, or 0)")
+    closed_us, open_us = s["closed_us"], s["open_us"]
+    if closed_us and open_us:  # the ends set: open_deg is the travel between them
+        if abs(open_us - closed_us) < MIN_TRAVEL_US:
+            raise ValueError(where + "open_us " + str(open_us) + " must be at least " + str(MIN_TRAVEL_US)
+                             + " us from " + where + "closed_us " + str(closed_us))
+        schema.check(schema.DOOR, "open_deg", s["open_deg"], where, schema.DOOR["travel_deg"][1],
+                     why=" (the travel between " + where + "closed_us and open_us)")
+        return
+    travel, closed = s["travel_deg"], s["closed_deg"]
+    schema.check(schema.DOOR, "closed_deg", closed, where, high=travel - 1,
+                 why=" (below " + where + "travel_deg " + str(travel) + ")")
+    schema.check(schema.DOOR, "open_deg", s["open_deg"], where, high=travel - closed,
+                 why=" (" + where + "travel_deg " + str(travel) + " less closed_deg " + str(closed) + ")")
 
 
 class Calibration:
@@ -71,21 +93,12 @@ class Calibration:
 
     def __init__(self, min_us=500, max_us=2500, travel_deg=180, closed_deg=45, open_deg=90, trim_us=0,
                  reversed=False, closed_us=0, open_us=0):
-        _check_int("min_us", min_us, 100, 2900)
-        _check_int("max_us", max_us, min_us + 100, 3000)
-        for name, end in (("closed_us", closed_us), ("open_us", open_us)):
-            if end != 0:  # 0: not calibrated
-                _check_int(name, end, min_us, max_us)
+        check({"min_us": min_us, "max_us": max_us, "travel_deg": travel_deg, "closed_deg": closed_deg,
+               "open_deg": open_deg, "trim_us": trim_us, "reversed": bool(reversed), "closed_us": closed_us,
+               "open_us": open_us})
         ends = bool(closed_us and open_us)
         if ends:
-            if abs(open_us - closed_us) < MIN_TRAVEL_US:
-                raise ValueError("servo open_us " + str(open_us) + " must be at least " + str(MIN_TRAVEL_US)
-                                 + " us from closed_us " + str(closed_us))
             travel_deg, closed_deg, trim_us, reversed = open_deg, 0, 0, open_us < closed_us
-        _check_int("travel_deg", travel_deg, 10, 360)
-        _check_int("closed_deg", closed_deg, 0, travel_deg - 1)
-        _check_int("open_deg", open_deg, 1, min(180, travel_deg - closed_deg))
-        _check_int("trim_us", trim_us, -200, 200)
         self.closed_us, self.open_us = closed_us, open_us
         self.min_us, self.max_us, self.travel_deg = min_us, max_us, travel_deg
         self.closed_deg, self.open_deg, self.trim_us = closed_deg, open_deg, trim_us

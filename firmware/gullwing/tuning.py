@@ -6,14 +6,14 @@ are kept for the next start, which the reply says with `"restart": true`.
     calibrate left|right jog <-50..50 us> | calibrate left|right closed|open | calibrate save
 """
 
-from gullwing import config, protocol
-from gullwing.engine import Engine
+from gullwing import config, protocol, rcin, servo, voice
 from gullwing.protocol import BAD_ARG, BUSY, FAULT, NOT_READY, ProtocolError
 from gullwing.servo import Calibration
-from gullwing.voice import Voice
 
 JOG_MAX_US = 50
 SIDES = ("left", "right")
+# the sections whose keys are checked against each other, and the part's check that does it
+WHOLE = (("doors.left.", servo.check), ("doors.right.", servo.check), ("rc.", rcin.check), ("voice.", voice.check))
 
 
 def config_request(app, args):
@@ -31,7 +31,7 @@ def config_request(app, args):
             raise ProtocolError(BAD_ARG, "config set <key> <value>")
         protocol.no_more(args, 3)
         key = args[1]
-        return change(app, {key: config.setting(key, args[2])})
+        return change(app, {key: config.typed(key, args[2])})
     protocol.no_more(args, 1)
     if action == "save":
         _save(app)
@@ -43,19 +43,26 @@ def config_request(app, args):
     return {"restart": True}
 
 
+def check(cfg, keys):
+    """The configuration `cfg` checked where `keys` changed: a section whose keys depend on each other
+    by its part's check (naming the keys), any other key by its declaration. ValueError."""
+    for key in keys:
+        for where, whole in WHOLE:
+            if key.startswith(where):
+                whole(config.get(cfg, where[:-1]), where)
+                break
+        else:
+            config.setting(key, config.get(cfg, key))
+
+
 def change(app, values):
-    """Apply {dotted key: checked value} together, or nothing (ValueError / ProtocolError)."""
+    """Apply {dotted key: value of its kind} together, or nothing (ValueError / ProtocolError)."""
     cfg = config.copy(app.cfg)
     for key, value in values.items():
         config.put(cfg, key, value)
-    restart = False
+    check(cfg, values)
     sections = set(key.split(".")[0] for key in values)
-    if "engine" in sections or "voice" in sections:  # the parts check their own figures
-        engine = Engine(**cfg["engine"])
-        Voice(idle_rpm=engine.idle_rpm, limit_rpm=engine.limit_rpm, **cfg["voice"])
-        restart = True
-    if sections - {"engine", "voice", "doors"}:
-        restart = True
+    restart = bool(sections - {"doors"})  # the doors take theirs at once; the rest at the next start
     doors = app.doors
     for side in SIDES:
         if any(key.startswith("doors." + side + ".") for key in values):
@@ -63,7 +70,7 @@ def change(app, values):
             if doors is None:
                 restart = True
                 continue
-            door = doors.left if side == "left" else doors.right
+            door = doors.side(side)
             if door.moving:
                 raise ProtocolError(BUSY, "door " + side + " is moving; set its calibration at rest")
             door.recalibrate(cal)
@@ -71,9 +78,7 @@ def change(app, values):
         restart = True
     elif doors is not None:
         section = cfg["doors"]
-        doors.together = section["together"]
-        doors.stagger_ms = section["stagger_ms"]
-        doors.left.hold_ms = doors.right.hold_ms = section["hold_ms"]
+        doors.retime(section["together"], section["stagger_ms"], section["hold_ms"])
     app.cfg = cfg
     for key, value in values.items():
         app.settings.set(key, value)
@@ -92,7 +97,7 @@ def calibrate_request(app, args):
         raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(app.problems)[:80])
     side = protocol.choice(args, 0, "door", SIDES)
     action = protocol.choice(args, 1, "calibrate", ("jog", "closed", "open"))
-    door = app.doors.left if side == "left" else app.doors.right
+    door = app.doors.side(side)
     if action == "jog":
         if len(args) > 2 and args[2][:1] == "+":
             args = args[:2] + [args[2][1:]]
@@ -101,16 +106,14 @@ def calibrate_request(app, args):
         if door.moving:
             raise ProtocolError(BUSY, "door " + side + " is moving; jog it at rest")
         # whole microseconds, so an end set here is exactly the pulse the servo held
-        door.jog((_us(door.servo.pulse) + step) * 1000)
-        return {"side": side, "pulse_us": _us(door.servo.pulse)}
+        door.jog((_us(door.pulse) + step) * 1000)
+        return {"side": side, "pulse_us": _us(door.pulse)}
     protocol.no_more(args, 2)
-    cal = door.servo.cal
+    cal = door.cal
     prefix = "doors." + side + "."
     ends = {prefix + "closed_us": cal.closed_us or _us(cal.pulse_ns(0)),
             prefix + "open_us": cal.open_us or _us(cal.pulse_ns(cal.open_cdeg))}
-    ends[prefix + action + "_us"] = _us(door.servo.pulse)
-    for key, value in ends.items():
-        config.setting(key, value)
+    ends[prefix + action + "_us"] = _us(door.pulse)
     change(app, ends)
     return {"side": side, "closed_us": ends[prefix + "closed_us"], "open_us": ends[prefix + "open_us"]}
 

@@ -12,7 +12,8 @@ Duties are 16-bit (`duty_u16`). Tone frequencies move only when they drift by mo
 (about a quarter of a semitone): every LEDC frequency change restarts the timer.
 """
 
-from gullwing.engine import MAX_TICK_MS, OFF, check_int
+from gullwing import schema
+from gullwing.engine import MAX_TICK_MS, OFF
 
 DUTY_MAX = 65535
 BUZZER_MIN_HZ = 100
@@ -28,17 +29,22 @@ FIRING_DIVISOR = 40  # a four-stroke triple fires every 240 degrees: rpm / 40 Hz
 ROCKING_DIVISOR = 60  # its rocking couple turns with the crank: rpm / 60 Hz
 
 
+def check(s, where=""):
+    """The voice's settings (a dict of schema.VOICE's keys) checked as a whole; ValueError naming the key
+    (`where` + key), its range as the other keys narrow it, and them."""
+    schema.section(schema.VOICE, s, where, ("motor_max",))
+    low = s["motor_min"]
+    schema.check(schema.VOICE, "motor_max", s["motor_max"], where, low + 1,
+                 why=" (above " + where + "motor_min " + str(low) + ")")
+
+
 class Voice:
     def __init__(self, motor_min=16_000, motor_max=DUTY_MAX, motor_slew=131_000, idle_rpm=950,
                  limit_rpm=9000, harmonic=16, volume=100, shake=100):
-        check_int("motor_min", motor_min, 0, DUTY_MAX - 1)
-        check_int("motor_max", motor_max, motor_min + 1, DUTY_MAX)
-        check_int("motor_slew", motor_slew, 1, 1_000_000)
-        check_int("limit_rpm", limit_rpm, 2, 12_000)
-        check_int("idle_rpm", idle_rpm, 1, limit_rpm - 1)
-        check_int("harmonic", harmonic, 1, 64)
-        check_int("volume", volume, 0, 100)
-        check_int("shake", shake, 0, 100)
+        check({"motor_min": motor_min, "motor_max": motor_max, "motor_slew": motor_slew, "harmonic": harmonic,
+               "volume": volume, "shake": shake})
+        schema.whole("limit_rpm", limit_rpm, 2, 12_000, "rpm")  # the engine's, checked there as settings
+        schema.whole("idle_rpm", idle_rpm, 1, limit_rpm - 1, "rpm", " (below limit_rpm " + str(limit_rpm) + ")")
         self.motor_min = motor_min
         self.motor_max = motor_max
         self.motor_slew = motor_slew

@@ -8,7 +8,7 @@ interpreter, as on the chip. Ctrl-C arrives as SIGINT (the host turns the 0x03 b
 MicroPython raises as KeyboardInterrupt wherever the code is.
 
 Settings come from the environment: GW_FLASH (folder), GW_CHIP, GW_UID (hex), GW_TRACE_FD (a pipe for
-the trace's binary rows), GW_RECEIVERS and GW_UARTS (devices wired from outside, see simdevices.py),
+the trace's binary rows), GW_RECEIVERS, GW_RC_FD and GW_UARTS (devices wired from outside, see simdevices.py),
 GW_START_US (clock at boot), GW_CAUSE (reset cause), GW_RAW (1: boot into the raw REPL, after a soft reset
 requested from the raw REPL), GW_FLASH_KB (filesystem size), GW_JUMPERS (jumper wires, `4:5,12:13`),
 GW_PROBE (print the simulator's own heap use and stop).
@@ -152,7 +152,7 @@ def boot():
     for a, b in parse_jumpers(env("GW_JUMPERS") or ""):
         simboard.board.jumper(a, b)  # wired before anything runs, as on the bench
     simboard.board.use_real_time()
-    simdevices.attach(env("GW_RECEIVERS"), env("GW_UARTS"))
+    simdevices.attach(env("GW_RECEIVERS"), env("GW_UARTS"), env("GW_RC_FD"))
     simfs.install(env("GW_FLASH"), int(env("GW_FLASH_KB") or "0"))
     take_identity(chip)
     return chip

@@ -13,7 +13,6 @@ scheduler queue, as on the chip: an edge finding it full is lost.
 
 import heapq
 
-import chips
 import simtrace
 
 # time.ticks_*() wrap like the ESP32 port's (a 30-bit small int), so wrap bugs show up here too.
@@ -69,6 +68,23 @@ def _host_clock():
     return (lambda: time.monotonic_ns() // 1000), (lambda us: time.sleep(us / 1_000_000)), None
 
 
+def _chip_facts():
+    """host_tools/chips.py, the chip tables the board check reads too, from the folder above this one: the
+    simulator's folder alone is on the module path (of the virtual board's interpreter, of the tests)."""
+    import sys
+
+    saved = sys.path
+    sys.path = [(__file__.rpartition("/")[0] or ".") + "/.."]
+    try:
+        import chips
+    finally:
+        sys.path = saved
+    return chips
+
+
+chips = _chip_facts()
+
+
 def _asyncio_on(clock):
     """Put asyncio's Python core on the interpreter's own ticks, leaving `time` to the board.
 
@@ -121,7 +137,7 @@ class Board:
         n_tm = self.chip.ledc_modes * self.chip.ledc_timers
         self.chan_pin = [-1] * n_ch  # gpio of each LEDC channel, -1 when free
         self.chan_timer = [-1] * n_ch  # timer index of each channel
-        self.timers = [None] * n_tm  # chips.LedcTimer of each LEDC timer, None when free
+        self.timers = [None] * n_tm  # simledc.LedcTimer of each LEDC timer, None when free
         self.timer_start_us = [0] * n_tm  # when each timer's counter last restarted (pulse phase)
         # the LEDC channels themselves (ESP-IDF ledc.c over the hardware), indexed like chan_pin:
         self.ledc_timer = [-1] * n_ch  # the timer the channel counts on (ledc_bind_channel_timer)

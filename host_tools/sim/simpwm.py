@@ -12,7 +12,7 @@ The port's bookkeeping (its `chans` and `timers` tables) lives on the board as `
 and `timers`, indexed mode * per-mode count + index; the channels' outputs are the board's `ledc_*`.
 """
 
-import chips
+import simledc
 import simtrace
 from simboard import board
 from simpin import gpio_of
@@ -21,7 +21,7 @@ _DUTY_10 = 10  # duty_scale of the port: which setter the duty came from
 _DUTY_16 = 16
 _DUTY_NS = 1
 _PWM_FREQ = 5000  # the port's default frequency ...
-_PWM_DUTY = chips.MAX_16_DUTY // 2  # ... and duty
+_PWM_DUTY = simledc.MAX_16_DUTY // 2  # ... and duty
 
 
 class PWM:
@@ -69,7 +69,7 @@ class PWM:
         if lightsleep is not None:
             self._lightsleep = bool(lightsleep)
         if freq != -1:
-            _check_freq_range(freq, chips.MAX_PWM_FREQ_HZ)
+            _check_freq_range(freq, simledc.MAX_PWM_FREQ_HZ)
         if duty_u16 >= 0:
             self._check_duty_u16(duty_u16)
         elif duty_ns >= 0:
@@ -153,11 +153,11 @@ class PWM:
         if record is not None and record.requested_hz == freq and not self._lightsleep:
             return
         chip = board.chip
-        src = chips.ledc_source_hz(chip, freq)
+        src = simledc.ledc_source_hz(chip, freq)
         _check_freq_range(freq, src // 2)
-        bits = chips.duty_resolution(chip, src, freq)
+        bits = simledc.duty_resolution(chip, src, freq)
         if record is None:
-            record = chips.LedcTimer()
+            record = simledc.LedcTimer()
         # ledc_set_freq() when resolution and clock stay, else ledc_timer_config(): both divide the clock
         # (and raise through check_esp_err() when the divider does not fit)
         record.configure(src, bits, freq)
@@ -193,14 +193,14 @@ class PWM:
         elif self._duty_scale == _DUTY_10:
             duty = self._duty_ui << 6
         else:
-            duty = chips.ns_to_duty16(self._duty_ui, self._freq)
+            duty = simledc.ns_to_duty16(self._duty_ui, self._freq)
         self._channel_duty = duty >> (16 - self._bits())
         board.now()
         if board.chan_pin[self.channel] == -1 or self._invert_prev != self._invert:
             self._invert_prev = self._invert
             if self._pin in board.chip.input_only:
                 # ESP-IDF ledc_channel_config(): GPIO_IS_VALID_OUTPUT_GPIO fails, after the timer is set up
-                raise chips.esp_error(chips.ESP_ERR_INVALID_ARG)
+                raise simledc.esp_error(simledc.ESP_ERR_INVALID_ARG)
             board.ledc_channel_config(self.channel, self.timer, self._channel_duty, self._pin, self._invert)
             changed = True
         else:
@@ -213,10 +213,10 @@ class PWM:
             board.wire_changed(self._pin)
 
     def _check_duty_u16(self, duty):
-        if duty < 0 or duty > chips.MAX_16_DUTY - 1:
-            raise ValueError("duty_u16 must be from 0 to " + str(chips.MAX_16_DUTY))
+        if duty < 0 or duty > simledc.MAX_16_DUTY - 1:
+            raise ValueError("duty_u16 must be from 0 to " + str(simledc.MAX_16_DUTY))
         self._duty_scale = _DUTY_16
-        self._duty_ui = chips.MAX_16_DUTY if duty == chips.MAX_16_DUTY - 1 else duty
+        self._duty_ui = simledc.MAX_16_DUTY if duty == simledc.MAX_16_DUTY - 1 else duty
 
     def _check_duty_u10(self, duty):
         if duty < 0 or duty > 1023:
@@ -225,7 +225,7 @@ class PWM:
         self._duty_ui = 1024 if duty == 1023 else duty
 
     def _check_duty_ns(self, ns):
-        top = self._duty_to_ns(chips.MAX_16_DUTY)  # needs a timer: RuntimeError on an inactive PWM
+        top = self._duty_to_ns(simledc.MAX_16_DUTY)  # needs a timer: RuntimeError on an inactive PWM
         if ns < 0 or ns > top:
             raise ValueError("duty_ns must be from 0 to " + str(top) + " ns")
         self._duty_scale = _DUTY_NS
@@ -233,14 +233,14 @@ class PWM:
 
     def _duty_to_ns(self, duty):
         self._active()
-        return chips.duty16_to_ns(duty, self._freq)
+        return simledc.duty16_to_ns(duty, self._freq)
 
     def _get_duty_u16(self):
         # machine_pwm.c: get_duty_u16() over ledc_get_duty(), which reads the duty the output runs on
         self._active()
         raw = board.ledc_raw_at(self.channel, board.now())
         duty = raw << (16 - self._bits())
-        return chips.MAX_16_DUTY - 1 if duty == chips.MAX_16_DUTY else duty
+        return simledc.MAX_16_DUTY - 1 if duty == simledc.MAX_16_DUTY else duty
 
     # -- the methods ---------------------------------------------------------------------------------
 
@@ -268,7 +268,7 @@ class PWM:
         self._active()
         if value is None:
             return self._ledc_freq()
-        _check_freq_range(value, chips.MAX_PWM_FREQ_HZ)
+        _check_freq_range(value, simledc.MAX_PWM_FREQ_HZ)
         if value != _timer_freq(self.timer):
             self._set_freq_duty(value)
         return None

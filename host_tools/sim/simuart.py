@@ -19,7 +19,6 @@ data)` hands bytes to the RX side at once (a device whose bytes arrived while no
 
 import io
 
-import chips
 import simboard
 from simboard import board
 from simpin import check_pin, gpio_of
@@ -484,7 +483,7 @@ class UART(io.IOBase):
         # machine_uart.c: mp_machine_uart_make_new; one peripheral per id, its settings live on in the driver
         if not isinstance(id, int):
             raise TypeError("can't convert " + type(id).__name__ + " to int")
-        count = chips.UARTS[board.chip.name]  # SOC_UART_NUM: UART(0) .. UART(count - 1)
+        count = board.chip.uarts  # SOC_UART_NUM: UART(0) .. UART(count - 1)
         if not 0 <= id < count:
             raise ValueError("UART(" + str(id) + ") does not exist")
         self._id = id

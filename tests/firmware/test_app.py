@@ -7,7 +7,8 @@ import json
 import time
 
 import fwtest
-from gullwing import VERSION, app, config
+from gullwing import VERSION, app, config, runner
+from gullwing.lines import LineWriter
 from gullwing.servo import Calibration
 from simboard import board
 
@@ -193,7 +194,7 @@ def test_the_serial_task_answers_each_request_once_and_skips_blank_lines():
 
     written = []
     board.use_real_time()  # as on the virtual board: asyncio's C core keeps the interpreter's time
-    asyncio.run(app.serial(a, Console(), written.append))
+    asyncio.run(runner.serial(a, Console(), written.append))
     assert len(written) == 5
     assert written[0] == "ok"
     assert written[1].startswith("#1 err unknown_verb ")
@@ -585,6 +586,7 @@ def test_after_a_restart_the_doors_resume_where_they_rested_without_a_lurch():
     _ok(a, "door both open")
     _settle(a)
     _run(a, 200)
+    assert a.saver.poll(_now())  # the saver's task looks: the rest is written, beside the tick
     rested = {pin: _pulses(pin)[-1].duty_ns for pin in (LEFT, RIGHT)}
     for pin, pulses in _door_pulses().items():
         assert _near(rested[pin], pulses[1])  # open
@@ -601,6 +603,22 @@ def test_after_a_restart_the_doors_resume_where_they_rested_without_a_lurch():
         assert pulses[0].duty_ns == rested[pin], pin  # the first pulse is the one it rested at
         assert abs(pulses[1].duty_ns - pulses[0].duty_ns) < 20 * STEP_NS, pin
     assert [door["state"] for door in _status(a)["doors"].values()] == ["closed", "closed"]
+
+
+def test_doors_stopped_mid_move_by_ctrl_c_resume_where_they_stopped():
+    state = _state_dir()
+    a = _app(state_dir=state)
+    _ok(a, "door both open 3000")
+    _run(a, 1200)
+    a.stop(_now())  # Ctrl-C: what runner.run does
+    held = {pin: _pulses(pin)[-1].duty_ns for pin in (LEFT, RIGHT)}
+    board.reset("ESP32")
+    a = _app(state_dir=state)
+    assert [door["state"] for door in _status(a)["doors"].values()] == ["stopped", "stopped"]
+    _ok(a, "door both open")
+    _run(a, 100)
+    for pin in (LEFT, RIGHT):
+        assert _pulses(pin)[0].duty_ns == held[pin], pin  # no jump back to closed
 
 
 # -- allocation ------------------------------------------------------------------------------------
@@ -689,6 +707,71 @@ def test_the_door_switch_toggles_the_doors():
     events = _run(a, 2000)
     assert _status(a)["doors"]["left"]["state"] in ("opening", "open")
     assert not [n for _, n, _ in events if n == "failsafe"]
+
+
+
+def _err_text(a, line):
+    reply = _say(a, line)
+    assert reply.startswith("err "), (line, reply)
+    return reply
+
+
+def _stick(a, width_us, ms):
+    """The throttle channel at `width_us` for `ms`, the app ticking (the pulses end with the time)."""
+    _frames(RC_THROTTLE, width_us, ms // FRAME)
+    return _run(a, ms)
+
+
+def test_the_throttle_has_one_owner_the_stick_off_idle_takes_it_and_idle_hands_it_back():
+    a = _rc_app()
+    _ok(a, "engine start")
+    _stick(a, 1500, 2000)  # at neutral: the transmitter is in control but leaves the throttle alone
+    assert _status(a)["rc"] == "control" and _status(a)["engine"]["owner"] == "host"
+    assert _ok(a, "throttle 80") is None
+    _stick(a, 1500, 400)
+    assert _status(a)["engine"]["throttle"] == 80  # not replaced by the idle stick
+    _stick(a, 1750, 400)  # the stick off idle: the transmitter takes the throttle
+    status = _status(a)
+    held = status["engine"]["throttle"]
+    assert status["engine"]["owner"] == "rc" and held == _ok(a, "rc")["throttle"] and 40 < held < 60
+    reply = _err_text(a, "throttle 20")
+    assert reply.startswith("err busy ") and "transmitter" in reply
+    assert _err_text(a, "blip").startswith("err busy ")
+    assert _status(a)["engine"]["throttle"] == held  # the refused requests changed nothing
+    _stick(a, 1500, 400)  # back at idle: closed, and handed back
+    status = _status(a)
+    assert status["engine"]["owner"] == "host" and status["engine"]["throttle"] == 0
+    assert _ok(a, "throttle 30") is None and _status(a)["engine"]["throttle"] == 30
+
+
+def test_while_the_failsafe_holds_the_host_cannot_open_the_throttle():
+    a = _rc_app()
+    _ok(a, "engine start")
+    _stick(a, 1500, 2000)
+    _stick(a, 1800, 200)
+    _run(a, 400)  # the signal is gone: failsafe
+    assert _status(a)["rc"] == "failsafe"
+    reply = _err_text(a, "throttle 60")
+    assert reply.startswith("err busy ") and "failsafe" in reply
+    assert _status(a)["engine"]["throttle"] == 0
+    _stick(a, 1500, 600)  # the signal back at neutral: control, and the host may again
+    assert _status(a)["rc"] == "control" and _ok(a, "throttle 60") is None
+
+
+def test_without_a_receiver_the_host_owns_the_throttle_and_status_stays_short():
+    a = _app()
+    assert "owner" not in _status(a)["engine"] and "rc" not in _status(a)
+    assert _err_text(a, "rc").startswith("err not_ready ")
+
+
+def test_the_rc_verb_shows_the_live_pulse_widths_for_setting_up_a_transmitter():
+    a = _rc_app()
+    _frames(RC_THROTTLE, 1620, 50)
+    _frames(RC_DOOR, 1100, 50)
+    _run(a, 600)
+    rc = _ok(a, "rc")
+    assert abs(rc["pulses"]["throttle"] - 1620) <= 2 and abs(rc["pulses"]["door"] - 1100) <= 2
+    assert rc["state"] in ("waiting", "control")
 
 
 # -- what the chip refuses at boot -------------------------------------------------------------------
@@ -897,7 +980,7 @@ def test_a_flood_of_events_never_blocks_the_tick_and_what_does_not_fit_is_droppe
     board.use_real_time()
 
     async def go():
-        task = asyncio.create_task(app.control(a, [app._UartWriter(uart)]))
+        task = asyncio.create_task(runner.control(a, [LineWriter(uart)]))
         await asyncio.sleep_ms(1000)
         task.cancel()
 
@@ -908,7 +991,7 @@ def test_a_flood_of_events_never_blocks_the_tick_and_what_does_not_fit_is_droppe
     sent = "".join(uart.sent)
     assert 6000 <= len(sent) <= 11520 + 384, len(sent)  # the wire was kept busy, never beyond its rate
     assert all(line == "evt flood " + "x" * 89 for line in sent.split("\n")[:-1])  # whole lines
-    a.writers = [app._UartWriter(uart)]
+    a.writers = [LineWriter(uart)]
     a.writers[0].dropped = 100
     assert _status(a)["dropped"] == 100
 
@@ -942,7 +1025,7 @@ def test_replies_wait_for_the_console_and_are_never_dropped():
 
     a = _app()
     console.start = time.ticks_us()
-    asyncio.run(app.serial(a, Requests(), writer))
+    asyncio.run(runner.serial(a, Requests(), writer))
     assert writer.dropped == 24 and writer.pump(), writer.dropped
     assert console.bytes == 16 * 60 + sum(len("#%d ok\n" % i) for i in range(10)), console.bytes  # every reply
     assert console.ahead <= 128  # never more than the FIFO ahead of the wire

@@ -33,10 +33,10 @@ def test_wrong_types_and_numbers_out_of_range_are_named_with_the_range():
                                                                    "left": {"min_us": 2950, "trim_us": -300}},
                                          "voice": {"volume": 101}, "motor": "pwm", "rc": {"deadband_us": "40"}},
                        "", problems)
-    for expected in ("doors.stagger_ms: must be 0..5000, got 9000", "doors.together: expected bool, got int",
-                     "doors.left.min_us: must be 100..2900, got 2950",
-                     "doors.left.trim_us: must be -200..200, got -300",
-                     "voice.volume: must be 0..100, got 101", "motor: must be mosfet|hbridge, got 'pwm'",
+    for expected in ("doors.stagger_ms must be 0..5000 ms, got 9000", "doors.together: expected bool, got int",
+                     "doors.left.min_us must be 100..2900 us, got 2950",
+                     "doors.left.trim_us must be -200..200 us, got -300",
+                     "voice.volume must be 0..100 %, got 101", "motor must be mosfet|hbridge, got 'pwm'",
                      "rc.deadband_us: expected int, got str"):
         assert expected in problems, (expected, problems)
     assert len(problems) == 7, problems
@@ -67,7 +67,7 @@ def test_a_door_value_out_of_range_in_config_json_stops_the_doors_and_says_why()
     cfg, problems = config.load(path)
     a = app.App(cfg, 0, _state_dir(), problems)
     status = _status(a)
-    assert "doors.left.open_deg: must be 1..180, got 200" in status["problems"]
+    assert "doors: open_deg must be 1..135 deg (travel_deg 180 less closed_deg 45), got 200" in status["problems"]
     assert status["doors"] is None
     assert _err(a, "door both open") == "not_ready"
     _run(a, 500)
@@ -82,7 +82,7 @@ def test_the_boot_s_problems_come_once_as_a_config_event_when_events_go_on():
     assert len(events) == 1
     problems = json.loads(events[0][len("evt config "):])["problems"]
     assert problems == _status(a)["problems"]
-    assert "doorz: unknown key" in problems and "engine.idle_rpm: must be 600..1500, got 5" in problems
+    assert "doorz: unknown key" in problems and "engine.idle_rpm must be 600..1500 rpm, got 5" in problems
     a.outbox.clear()
     _ok(a, "events off")
     _ok(a, "events on")
@@ -113,9 +113,10 @@ def test_a_bad_key_or_value_is_refused_with_the_key_and_range_and_changes_nothin
     before = _ok(a, "config get doors")
     for line, words in (("config set doors.stagger_ms 9000", ("doors.stagger_ms", "0..5000", "9000")),
                         ("config set doors.left.min_us 50", ("doors.left.min_us", "100..2900")),
-                        ("config set doors.left.open_deg wide", ("doors.left.open_deg", "1..180", "wide")),
+                        ("config set doors.left.open_deg wide", ("doors.left.open_deg", "1..180 deg", "wide")),
                         ("config set doors.together maybe", ("doors.together", "true|false")),
-                        ("config set doors.left.max_us 550", ("max_us", "600")),  # the servo's own rule
+                        ("config set doors.left.max_us 550",
+                         ("doors.left.max_us must be 600..3000 us", "doors.left.min_us 500")),
                         ("config set engine.idle_rpm 1e3", ("engine.idle_rpm", "600..1500")),
                         ("config set motor pwm", ("motor", "mosfet|hbridge")),
                         ("config set pins.door_left 4", ("pins.door_left", "not a setting")),
@@ -128,6 +129,38 @@ def test_a_bad_key_or_value_is_refused_with_the_key_and_range_and_changes_nothin
             assert word in message, (line, message)
     assert _ok(a, "config get doors") == before
     assert _ok(a, "config get") == {"settings": {}, "saved": True}
+
+
+def test_a_value_gets_the_same_range_wherever_it_is_caught():
+    a = _app()
+    for deg in (200, 170):  # once "1..180" from config and "from 1 to 135" from the servo
+        message = _message(a, "config set doors.left.open_deg " + str(deg))
+        assert message == ("err bad_arg doors.left.open_deg must be 1..135 deg (doors.left.travel_deg 180 less"
+                           " closed_deg 45), got " + str(deg)), message
+    assert _message(a, "throttle 400") == "err bad_arg throttle must be 0..100, got 400"  # the protocol's words too
+
+
+def test_settings_that_contradict_each_other_are_refused_naming_both_keys_and_change_nothing():
+    a = _app()
+    for line, words in (("config set rc.min_us 2000", ("rc.max_us", "rc.min_us 2000")),  # above neutral 1500
+                        ("config set rc.neutral_us 1950", ("rc.neutral_us", "max_us 2000", "deadband_us")),
+                        ("config set rc.max_us 1550", ("rc.neutral_us", "max_us 1550")),
+                        ("config set voice.motor_max 10000", ("voice.motor_max", "voice.motor_min 16000")),
+                        ("config set doors.left.closed_deg 200", ("doors.left.closed_deg", "travel_deg 180"))):
+        message = _message(a, line)
+        for word in words:
+            assert word in message, (line, message)
+    assert _ok(a, "config get") == {"settings": {}, "saved": True}
+    assert _ok(a, "config get rc") == {"rc": config.DEFAULTS["rc"]}
+
+
+def test_the_shaker_s_strength_is_a_setting_checked_like_every_other():
+    a = _app()
+    assert _ok(a, "config set voice.shake 40") == {"voice.shake": 40, "restart": True}
+    assert "voice.shake must be 0..100 %, got 101" in _message(a, "config set voice.shake 101")
+    problems = []
+    config.merge(config.DEFAULTS, {"voice": {"shake": -1}}, "", problems)
+    assert problems == ["voice.shake must be 0..100 %, got -1"]
 
 
 def test_a_door_setting_takes_effect_at_once_at_rest_and_is_busy_while_the_door_moves():
@@ -178,7 +211,7 @@ def test_a_saved_setting_that_no_longer_checks_out_is_reported_and_the_rest_used
     s.save()
     a = _app(state_dir=state)
     problems = _status(a)["problems"]
-    assert "settings: doors.stagger_ms: must be 0..5000, got 9999" in problems
+    assert "settings: doors.stagger_ms must be 0..5000 ms, got 9999" in problems
     assert any("'pins.motor'" in p for p in problems) and any("'doors.wings'" in p for p in problems)
     assert _ok(a, "config get doors.hold_ms") == {"doors.hold_ms": 300}
     assert _ok(a, "config get doors.stagger_ms") == {"doors.stagger_ms": 40}

@@ -6,8 +6,8 @@ import json
 import time
 
 import fwtest
-from gullwing import app, config, crashes
-from gullwing.lines import LineReader
+from gullwing import app, config, crashes, runner
+from gullwing.lines import LineReader, LineWriter
 from machine import UART
 from simboard import board
 
@@ -116,7 +116,7 @@ def _run_control(a, ms):
     written = []
 
     async def go():
-        task = asyncio.create_task(app.control(a, [written.append]))
+        task = asyncio.create_task(runner.control(a, [written.append]))
         await asyncio.sleep_ms(ms)
         task.cancel()
 
@@ -164,7 +164,7 @@ def test_a_tick_that_keeps_failing_ends_the_firmware_as_a_crash():
 
     async def go():
         try:
-            await asyncio.wait_for_ms(app.control(a, [lambda line: None]), 2000)
+            await asyncio.wait_for_ms(runner.control(a, [lambda line: None]), 2000)
         except RuntimeError as exc:
             failed.append(str(exc))
 
@@ -180,7 +180,7 @@ def test_the_uart_channel_answers_requests_in_pieces_and_refuses_an_overlong_lin
         pytest.skip("asyncio.StreamReader over a stream object is MicroPython's")
     a = _app(_state_dir())
     problems = []
-    uart = app.open_uart(_cfg(), problems)
+    uart = runner.open_uart(_cfg(), problems)
     assert problems == [] and uart is not None
     board.use_real_time()
     pieces = [b"#1 pi", b"ng\r\n", b"x" * 100, b"x" * 100, b"x" * 100, b"y" * 100 + b"\n",
@@ -196,7 +196,7 @@ def test_the_uart_channel_answers_requests_in_pieces_and_refuses_an_overlong_lin
     async def go():
         asyncio.create_task(feed())
         try:  # the channel is read until the feed is done (a deinit'ed UART would end asyncio itself)
-            await asyncio.wait_for_ms(app.serial(a, LineReader(uart), app._UartWriter(uart), "uart"), 400)
+            await asyncio.wait_for_ms(runner.serial(a, LineReader(uart), LineWriter(uart), "uart"), 400)
         except asyncio.TimeoutError:
             pass
 
@@ -218,13 +218,13 @@ def _cfg():
 def test_a_uart_on_pins_it_cannot_use_is_a_problem_not_a_crash():
     problems = []
     cfg = config.merge(config.DEFAULTS, {"pins": dict(PINS, uart_tx=34)}, "", problems)
-    assert app.open_uart(cfg, problems) is None
+    assert runner.open_uart(cfg, problems) is None
     assert problems == ["uart: pin can only be input: GPIO34 on ESP32 has no output driver"]
-    assert app.open_uart(config.merge(config.DEFAULTS, {"pins": {"motor": 25}}, "", []), problems) is None
+    assert runner.open_uart(config.merge(config.DEFAULTS, {"pins": {"motor": 25}}, "", []), problems) is None
 
 
 def test_the_uart_speed_comes_from_the_configuration():
     cfg = config.merge(config.DEFAULTS, {"pins": PINS, "uart": {"baudrate": 115200}}, "", [])
-    uart = app.open_uart(cfg, [])
+    uart = runner.open_uart(cfg, [])
     assert "baudrate=115201" in repr(uart)  # what the ESP32's divider makes of 115200
     assert UART is type(uart)

@@ -8,6 +8,7 @@ import fwtest
 from fwtest import raises
 from gullwing import doors, easing
 from gullwing.doors import Door, DoorPair
+from gullwing.restsave import RestSaver
 from gullwing.servo import Calibration, Servo
 from gullwing.store import Store, parse
 from simboard import TICKS_PERIOD, board
@@ -260,10 +261,10 @@ def test_bad_commands_say_what_is_wrong_and_change_nothing():
     for side, verb, deg, ms, text in (
             ("middle", "open", None, None, "unknown door 'middle'"),
             ("both", "fly", None, None, "unknown door command 'fly'"),
-            ("left", "to", 95, None, "door angle must be from 0 to 90 deg, got 95"),
-            ("left", "to", None, None, "door angle must be from 0 to 90 deg, got None"),
+            ("left", "to", 95, None, "door angle must be 0..90 deg, got 95"),
+            ("left", "to", None, None, "door angle must be 0..90 deg, got None"),
             ("both", "close", 10, None, "door close takes no angle, got 10"),
-            ("both", "open", None, 10, "move time must be a whole number of ms from 20 to 60000, got 10"),
+            ("both", "open", None, 10, "move time must be 20..60000 ms, got 10"),
             ("right", "stop", None, "5", "got '5'")):
         with raises(ValueError, text):
             pair.command(_now(), side, verb, deg, ms)
@@ -440,44 +441,160 @@ def test_without_saved_state_nothing_moves_until_the_first_command():
     assert abs(_rows(LEFT)[0].duty_ns - 1_000_000) < STEP_NS
 
 
+def _saved_pair(path, **kw):
+    """A pair restored from the store at `path`, and the saver that keeps it there."""
+    store = Store(path)
+    pair = _pair(store=store, **kw)
+    return pair, RestSaver(pair, store)
+
+
+def _run_saving(pair, saver, ms):
+    """The control loop and, apart from it, the saver's task looking once a second."""
+    for _ in range(ms // FRAME):
+        pair.tick(_now())
+        if _now() % 1000 < FRAME:
+            saver.poll(_now())
+        board.advance_ms(FRAME)
+
+
 def test_after_a_power_cycle_the_servo_starts_at_exactly_the_saved_pulse():
     path = _store_path()
-    pair = _pair(store=Store(path))
+    pair, saver = _saved_pair(path)
     pair.to(_now(), 63)
-    _run(pair, 3000)
+    _run_saving(pair, saver, 3000)
     last = {pin: _rows(pin)[-1].duty_ns for pin in (LEFT, RIGHT)}
     board.reset("ESP32")  # power off and on
-    pair = _pair(store=Store(path))
+    pair, saver = _saved_pair(path)
     assert pair.status()["left"] == {"angle": 63, "state": "stopped"}
-    _run(pair, 1000)
+    _run_saving(pair, saver, 1000)
     assert board.trace.rows(LEFT) == []  # silent until commanded
+    assert saver.writes == 0  # the restored rest is not written again
     pair.close(_now())
-    _run(pair, 200)
+    _run_saving(pair, saver, 200)
     for pin in (LEFT, RIGHT):
         assert _rows(pin)[0].duty_ns == last[pin]  # exactly the pulse it held before
         assert board.trace.rows(pin)[0].duty_ns != 10_000_000
 
 
-def test_the_rest_position_is_saved_once_both_doors_settle():
+def test_a_settle_inside_the_tick_writes_nothing_to_flash():
     path = _store_path()
-    store = Store(path)
-    pair = _pair(store=store, together=False, stagger_ms=500)
+    pair = _pair(store=Store(path), together=False, stagger_ms=500)
     pair.open(_now())
     _run(pair, 1700)  # left has arrived, right still moving
     assert pair.left.arrived == 1 and pair.right.moving
+    _run(pair, 3000)  # both settled, ticked on for seconds
+    assert pair.right.arrived == 1 and not pair.right.moving
+    assert Store(path).load_dict() is None  # the tick wrote nothing
+
+
+def test_the_saver_writes_a_changed_rest_once_both_doors_rest_and_at_most_once_a_minute():
+    path = _store_path()
+    pair, saver = _saved_pair(path, together=False, stagger_ms=500)
+    pair.open(_now())
+    _run_saving(pair, saver, 1700)
+    assert pair.left.arrived == 1 and pair.right.moving
     assert Store(path).load_dict() is None  # no flash write while a door moves
-    _run(pair, 600)
-    saved = Store(path).load_dict()
-    assert saved == {"left": pair.left.servo.pulse, "right": pair.right.servo.pulse}
+    _run_saving(pair, saver, 1300)
+    assert Store(path).load_dict() == {"left": pair.left.servo.pulse, "right": pair.right.servo.pulse}
+    assert saver.writes == 1
+    first = _now()
+    for _ in range(4):  # closed and opened again, four times in a minute: one write, at the minute
+        pair.close(_now())
+        _run_saving(pair, saver, 4000)
+        pair.to(_now(), 30 + _ * 10)
+        _run_saving(pair, saver, 3000)
+    assert saver.writes == 1
+    _run_saving(pair, saver, 60_000 - time.ticks_diff(_now(), first) - 1000)
+    assert saver.writes == 1  # 59 s after the first
+    _run_saving(pair, saver, 2000)
+    assert saver.writes == 2 and Store(path).load_dict()["left"] == pair.left.servo.pulse
+    _run_saving(pair, saver, 120_000)
+    assert saver.writes == 2  # nothing changed: nothing written
+
+
+def test_a_door_stopped_mid_move_is_saved_where_it_holds_before_a_planned_stop():
+    path = _store_path()
+    pair, saver = _saved_pair(path)
+    pair.open(_now())
+    _run_saving(pair, saver, 700)
+    pair.command(_now(), "both", "stop", None, 20)  # Ctrl-C: the app's safe state, then no tick
+    assert saver.save_now()
+    held = {pin: _rows(pin)[-1].duty_ns for pin in (LEFT, RIGHT)}
+    assert not saver.save_now()  # unchanged: not written twice
+    board.reset("ESP32")
+    pair, saver = _saved_pair(path)
+    assert 20 < pair.status()["left"]["angle"] < 70 and pair.left.state == doors.STOPPED
+    pair.open(_now())
+    _run(pair, 100)
+    for pin in (LEFT, RIGHT):
+        assert _rows(pin)[0].duty_ns == held[pin]  # the first pulse is the one it held
+
+
+def test_save_now_writes_at_once_whatever_the_interval():
+    path = _store_path()
+    pair, saver = _saved_pair(path)
+    assert not saver.save_now() and saver.writes == 0  # nothing changed since boot
+    pair.to(_now(), 40)
+    _run_saving(pair, saver, 2500)
+    pair.to(_now(), 70)
+    _run_saving(pair, saver, 2500)
+    assert saver.writes == 1  # 70 degrees waits for the interval
+    assert saver.save_now()  # a deploy: written at once
+    assert Store(path).load_dict()["left"] == pair.left.servo.pulse
+
+
+class _FullFlash:
+    def save_dict(self, data):
+        raise OSError(28)  # ENOSPC
+
+    def load_dict(self):
+        return None
+
+
+def test_a_failing_flash_is_recorded_not_raised_and_tried_again_after_the_interval():
+    pair = _pair()
+    saver = RestSaver(pair, _FullFlash())
+    pair.to(_now(), 40)
+    _run_saving(pair, saver, 3000)
+    assert isinstance(saver.store_error, OSError) and saver.writes == 0
+    assert pair.status()["left"]["angle"] == 40  # the doors carry on
+    saver.store = Store(_store_path())  # room again
+    _run_saving(pair, saver, 61_000)
+    assert saver.store_error is None and saver.writes == 1
+
+
+def test_the_saver_task_writes_a_changed_rest_on_its_own():
+    if not fwtest.MICROPYTHON:
+        import pytest
+
+        pytest.skip("the task's asyncio.sleep_ms is MicroPython's")
+    import asyncio
+
+    path = _store_path()
+    store = Store(path)
+    pair = _pair(store=store)
+    saver = RestSaver(pair, store, poll_ms=20)
+    pair.to(_now(), 40)
+    _run(pair, 2500)
+    board.use_real_time()  # as on the virtual board: asyncio's sleeps take real time
+
+    async def go():
+        task = asyncio.create_task(saver.run())
+        await asyncio.sleep_ms(200)
+        task.cancel()
+
+    asyncio.run(go())
+    assert saver.writes == 1 and Store(path).load_dict()["left"] == pair.left.servo.pulse
 
 
 def test_a_torn_save_falls_back_to_the_previous_rest_position():
     path = _store_path()
-    pair = _pair(store=Store(path))
+    pair, saver = _saved_pair(path)
     pair.to(_now(), 40)
-    _run(pair, 2500)
+    _run_saving(pair, saver, 2500)
     pair.to(_now(), 70)
-    _run(pair, 2500)
+    _run_saving(pair, saver, 2500)
+    saver.save_now()
     # power lost while writing the 70 degree record: its slot, the newer one, is cut short
     slot = max((path + ".a", path + ".b"), key=lambda p: parse(_slot(p))[0])
     data = _slot(slot)

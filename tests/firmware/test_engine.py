@@ -289,14 +289,14 @@ def test_a_start_while_spinning_down_cranks_again():
 def test_bad_commands_and_settings_are_refused_by_name():
     e = Engine()
     for bad in (-1, 101, "50", 50.5, None, True):
-        with raises(ValueError, "throttle must be an integer 0-100, got " + repr(bad)):
+        with raises(ValueError, "throttle must be "):
             e.throttle(bad)
     assert e.throttle_pct == 0
     e.start()
     _run(e, 2000, 20)
-    with raises(ValueError, "blip ms must be an integer 10-2000, got 5000"):
+    with raises(ValueError, "blip must be 10..2000 ms, got 5000"):
         e.blip(5000)
-    with raises(ValueError, "idle_rpm must be an integer 600-1500, got 200"):
+    with raises(ValueError, "idle_rpm must be 600..1500 rpm, got 200"):
         Engine(idle_rpm=200)
     with raises(ValueError, "limit_rpm"):
         Engine(limit_rpm=20_000)

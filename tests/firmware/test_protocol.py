@@ -126,7 +126,7 @@ def test_integer_refuses_anything_else_naming_the_argument_and_the_value():
         assert caught.value.code == BAD_ARG
         assert "whole number" in caught.value.message, text
     for text in ("101", "-1", "999999999"):
-        with raises(ProtocolError, "throttle must be 0..100, not " + text):
+        with raises(ProtocolError, "throttle must be 0..100, got " + text):
             protocol.integer([text], 0, "throttle", 0, 100)
     with raises(ProtocolError, "throttle missing (0..100)"):
         protocol.integer([], 0, "throttle", 0, 100)

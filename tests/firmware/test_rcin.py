@@ -451,13 +451,14 @@ def test_a_receiver_with_the_throttle_only():
 # -- setup -------------------------------------------------------------------------------------
 
 def test_bad_calibration_and_pins_are_refused_by_name():
-    with raises(ValueError, "rc neutral_us must be a whole number from 1000 to 2000, got 2100"):
+    with raises(ValueError, "neutral_us must be 1000..1860 us (from min_us 1000 to max_us 2000, leaving deadband_us"
+                            " + 100 us of travel), got 2100"):
         Receiver(THROTTLE, neutral_us=2100)
-    with raises(ValueError, "rc deadband_us"):
+    with raises(ValueError, "deadband_us"):
         Receiver(THROTTLE, deadband_us=-1)
-    with raises(ValueError, "rc min_us"):
+    with raises(ValueError, "min_us"):
         Receiver(THROTTLE, min_us="1000")
-    with raises(ValueError, "at least deadband_us + 100"):
+    with raises(ValueError, "deadband_us + 100"):
         Receiver(THROTTLE, neutral_us=1900, max_us=1950)
     with raises(ValueError, "different pins, got 34 twice"):
         Receiver(THROTTLE, DOOR, THROTTLE)

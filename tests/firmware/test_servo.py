@@ -59,9 +59,9 @@ def test_even_the_chips_rounding_keeps_pulses_within_the_range():
 
 
 def test_bad_calibrations_are_refused_by_name_and_value():
-    with raises(ValueError, "max_us must be a whole number from 1100 to 3000, got 900"):
+    with raises(ValueError, "max_us must be 1100..3000 us (100 us above min_us 1000), got 900"):
         Calibration(min_us=1000, max_us=900)
-    with raises(ValueError, "open_deg must be a whole number from 1 to 135, got 150"):
+    with raises(ValueError, "open_deg must be 1..135 deg (travel_deg 180 less closed_deg 45), got 150"):
         Calibration(open_deg=150)
     with raises(ValueError, "trim_us"):
         Calibration(trim_us=500)

@@ -46,6 +46,38 @@ def test_a_receiver_channel_pulses_every_20_ms_for_as_long_as_the_board_runs():
     assert edges.periods() == [20_000] * 500  # and the 501st pulse has begun
 
 
+class _Pipe:
+    """The host's end of a pipe as the board reads it: `pieces` arrive one per read, then nothing."""
+
+    def __init__(self, *pieces):
+        self.pieces = list(pieces)
+
+    def readinto(self, buf):
+        if not self.pieces:
+            return None  # a non-blocking pipe with nothing in it
+        piece = self.pieces.pop(0)
+        buf[:len(piece)] = piece
+        return len(piece)
+
+
+def test_the_host_moves_a_stick_and_cuts_the_signal_from_the_next_frame_on():
+    edges = _Edges(34)
+    receiver = simdevices.Receiver(34, 1500, board.now_us)
+    control = simdevices.ReceiverControl(_Pipe(b"34:1", b"200\n", b"34:0\n35:900\n", b"34:1800\n"), [receiver])
+    board.advance_us(100_500)  # six frames begun, the sixth pulse under way
+    control.pump()
+    control.pump()  # a line that came in two reads counts once whole
+    board.advance_ms(110)
+    assert edges.widths() == [1500] * 6 + [1200] * 5  # the pulse under way ended as it began
+    control.pump()  # signal lost (35 has no channel: nothing happens there)
+    board.advance_ms(1000)
+    assert len(edges.widths()) == 11 and board.level(34) == 0  # no pulses, the line low
+    control.pump()
+    board.advance_ms(100)
+    assert edges.widths()[11:] == [1800] * 5
+    assert set(edges.periods()) == {20_000, 20_000 * 51}  # still on the frame grid of the board's clock
+
+
 def test_on_real_time_a_late_edge_is_handled_at_its_own_time():
     # The virtual board fires events when the time is next read (every control tick): an edge's handler
     # must still read the time of its edge, or every pulse measures about 0 us.
@@ -111,6 +143,21 @@ def test_a_quiet_uart_bridge_allocates_nothing():
     devices.bridges.append(simdevices.UartBridge(1, _incoming(b""), _Sink()))
 
     def pump():  # what the board's clock runs every millisecond on the virtual board
+        board.advance_us(1000)
+        devices.service(board.now_us)
+
+    assert allocprobe.bytes_per_call(pump) == 0
+
+
+def test_a_quiet_receiver_control_allocates_nothing():
+    if not fwtest.MICROPYTHON:
+        import pytest
+
+        pytest.skip("heap allocation is measured under MicroPython")
+    devices = simdevices.Devices()
+    devices.control = simdevices.ReceiverControl(_Pipe(), [])  # (each frame of a receiver queues its events)
+
+    def pump():
         board.advance_us(1000)
         devices.service(board.now_us)
 

@@ -158,15 +158,15 @@ def test_reset_quietens_everything():
 
 
 def test_bad_calibration_is_refused_by_name():
-    with raises(ValueError, "motor_min must be an integer 0-65534, got -5"):
+    with raises(ValueError, "motor_min must be 0..65534 duty, got -5"):
         Voice(motor_min=-5)
-    with raises(ValueError, "motor_max must be an integer 30001-65535, got 20000"):
+    with raises(ValueError, "motor_max must be 30001..65535 duty (above motor_min 30000), got 20000"):
         Voice(motor_min=30_000, motor_max=20_000)
     with raises(ValueError, "motor_slew"):
         Voice(motor_slew=0)
     with raises(ValueError, "harmonic"):
         Voice(harmonic=0)
-    with raises(ValueError, "volume must be an integer 0-100, got 150"):
+    with raises(ValueError, "volume must be 0..100 %, got 150"):
         Voice(volume=150)
     with raises(ValueError, "idle_rpm"):
         Voice(idle_rpm=9500)

@@ -10,10 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from simboard import board as simulated
 
-from host_tools import BOARDS_DIR, boards
+from host_tools import BOARDS_DIR, boards, chips
 from host_tools.cli import cli
 from host_tools.errors import BoardFileError
-from host_tools.sim import chips
 from tests.host.virtual import BIN
 
 DEVKITC = (BOARDS_DIR / "esp32-devkitc.toml").read_text()
@@ -145,6 +144,7 @@ def test_unknown_role_suggests_the_near_one(tmp_path):
     ("ESP32", "door_right = 34\n", "pins.door_right", "can only be input"),
     ("ESP32-S3", "door_left = 27\n", "pins.door_left", "SPI flash"),
     ("ESP32-C3", "buzzer = 22\n", "pins.buzzer", "has no GPIO22"),
+    ("ESP32-C3", "shaker = 22\n", "pins.shaker", "has no GPIO22"),
     ("ESP32", "door_left = 18\ndoor_right = 18\n", "pins.door_right", "already used by door_left"),
 ])
 def test_pin_errors_name_the_role_and_offer_free_pins(tmp_path, chip, pins, key, words):
@@ -198,6 +198,7 @@ MISTAKES = {
         ("door_right", 7, E, boards.FLASH_PIN),
         ("motor", 16, E, boards.PSRAM_PIN),
         ("buzzer", 36, E, boards.INPUT_ONLY),
+        ("shaker", 39, E, boards.INPUT_ONLY),  # an output like the buzzer: the firmware drives it
         ("led", 12, W, boards.STRAPPING_PIN),
         ("uart_tx", 1, W, boards.CONSOLE_PIN),
         ("rc_throttle", 32, None, None),
@@ -429,3 +430,8 @@ def test_flash_refuses_a_board_file_with_errors_before_reading_the_image_or_the_
     assert result.exit_code == 2
     assert "error: board file " in result.stderr and "pins.door_left" in result.stderr
     assert "micropython.bin" not in result.stderr and "no-such-port" not in result.stderr
+
+
+def test_a_shaker_is_a_role_a_board_may_wire(tmp_path):
+    board = boards.load(write_board(tmp_path, board_text(pins="shaker = 22\n")))
+    assert board.pins["shaker"] == 22 and boards.ROLES["shaker"] == boards.OUTPUT

@@ -3,8 +3,7 @@ found by its USB ids. test_catalogue_on_board.py runs each on a virtual board of
 
 import pytest
 
-from host_tools import BOARDS_DIR, boards, wiring
-from host_tools.sim import chips
+from host_tools import BOARDS_DIR, boards, chips, wiring
 
 # What the catalogue promises: each board, its chip, and the warnings its few pins make unavoidable
 # (key -> kind); any other problem is a mistake in the file.
@@ -20,7 +19,8 @@ EXPECTED = {
     "lolin-s2-mini": ("ESP32-S2", {}),
 }
 # Roles a board may leave out for want of pins; the firmware treats them as absent.
-OPTIONAL_ROLES = ("rc_engine", "motor_in1", "motor_in2")
+OPTIONAL_ROLES = ("rc_engine", "motor_in1", "motor_in2", "shaker")
+I2S_PINS = 3  # what a board keeps free for an I2S amplifier (bck, ws, dout)
 NATIVE_USB = {"303a:1001", "303a:4001", "303a:0002"}  # Espressif's own USB ids (ROM, USB-Serial/JTAG, CDC)
 BRIDGES = {"10c4:ea60", "1a86:7523", "1a86:55d4", "1a86:55d3"}  # CP210x, CH340, CH9102, CH343
 
@@ -54,6 +54,18 @@ def test_each_board_wires_every_role_and_says_why_an_optional_one_is_missing(nam
         assert "motor_in2" not in board.pins
     for topic in ("own 5-6 V supply", "pull-down", "common ground"):
         assert topic in comments
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_board_with_room_wires_a_shaker_and_still_keeps_pins_for_an_amplifier(name):
+    board = boards.load(name)
+    psram = chips.modules()[board.module][1] if board.module else ()
+    rules = boards.PinRules(board.chip, board.module, psram, board.header)
+    free = rules.free(output=True, taken=set(board.pins.values()))  # outputs that need no care
+    if "shaker" in board.pins:
+        assert len(free) >= I2S_PINS
+    else:
+        assert len(free) < 1 + I2S_PINS, "room for a shaker: wire it"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -165,7 +165,7 @@ def _drive(run, folder):
                 assert reply.startswith("ok {") and "engine" in json.loads(reply[3:])
 
             run.step("uart", uart)
-        run.step("status", lambda: setattr(run, "status", json.loads(_gullwing(port, "status")[3:])))
+        run.step("status", lambda: setattr(run, "status", json.loads(_gullwing(port, "status"))))
     finally:
         sim.stop()
     run.step("trace", lambda: _check_trace(run, folder / "trace.csv"))

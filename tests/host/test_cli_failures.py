@@ -1,6 +1,7 @@
 """Every failure a user can cause, through the real `gullwing` command: one error line, one hint that
 fits, a non-zero exit status, and never a traceback."""
 
+import json
 import os
 import signal
 import subprocess
@@ -229,7 +230,7 @@ def test_a_failed_flash_does_not_make_the_next_command_fail(deployed):
     assert esptool.returncode != 0
     result = gullwing("status", "--port", deployed.port)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok {")
+    assert result.stdout.startswith("{")
 
 
 def test_a_board_without_gullwing_is_restarted_once_and_the_user_told_to_deploy(board):
@@ -315,3 +316,28 @@ def test_deploy_to_a_silent_port(device):
 
 def test_the_console_on_a_silent_port(device):
     assert_reported(gullwing("console", "--port", device().port), "no reply")
+
+
+# -- numbers the board checks -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, request_line", [
+    (["door", "left", "to", "-5"], b"door left to -5"),
+    (["door", "both", "open", "--ms", "-5"], b"door both open -5"),
+    (["door", "right", "to", "-5", "--ms", "-20"], b"door right to -5 -20"),
+    (["throttle", "-5"], b"throttle -5"),
+])
+def test_a_negative_number_reaches_the_board_which_answers_its_range(device, args, request_line):
+    board = device(answer=lambda line: request_id(line) + b" err bad_arg must be in range\r\n")
+    result = gullwing(*args, "--port", board.port)
+    assert "Traceback" not in result.stderr and "No such option" not in result.stderr, result.stderr
+    assert result.returncode == 1
+    assert result.stdout == "err bad_arg must be in range\n"
+    assert [line.split(b" ", 1)[1] for line in board.lines] == [request_line]
+
+
+def test_status_prints_the_json_object_alone(device):
+    board = device(answer=lambda line: request_id(line) + b' ok {"up_ms":5,"doors":null}\r\n')
+    result = gullwing("status", "--port", board.port)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"up_ms": 5, "doors": None}
+    assert result.stdout.count("\n") == 1

@@ -1,5 +1,6 @@
 """`gullwing deploy` end to end on virtual boards: incremental, atomic, resumable, with clear errors."""
 
+import json
 import os
 import random
 import shutil
@@ -11,7 +12,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from host_tools import FIRMWARE_DIR, __version__, deploy, errors
+from host_tools import FIRMWARE_DIR, __version__, deploy, errors, wiring
+from host_tools import kit as kits
 from host_tools.cli import cli
 from tests.host.virtual import BIN, SimProcess
 
@@ -371,3 +373,22 @@ def test_the_record_names_catalogue_files_by_name_and_others_by_path(tmp_path):
         deploy.recorded_target({"board": str(mine.resolve()), "kit": None})
     assert "last deployed with board " + str(mine.resolve()) in str(caught.value)
     assert "--board" in caught.value.hint
+
+
+@pytest.mark.parametrize("kit_name", ["az1-1to8", "az1-1to10"])
+def test_a_kit_deploy_writes_the_config_json_kit_build_leaves_beside_the_diagram(kit_name, tmp_path):
+    kit = kits.load(kit_name)
+    wiring.build(kit, tmp_path)  # what `gullwing kit build` writes
+    deployed = deploy.firmware_files(None, kit=kit)["/config.json"]
+    assert (tmp_path / "config.json").read_bytes() == deployed
+    assert json.loads(deployed)["led_active_low"] == kit.board.led_active_low
+
+
+@pytest.mark.parametrize("board_name", ["esp32-devkitc", "xiao-esp32c3"])
+def test_a_plain_deploy_tells_the_firmware_how_the_status_led_lights(board_name):
+    deployed = json.loads(deploy.firmware_files(board_name)["/config.json"])
+    firmware = kits.firmware_config()
+    problems = []
+    config = firmware.merge(firmware.DEFAULTS, deployed, "", problems)
+    assert problems == []
+    assert config["led_active_low"] is (board_name == "xiao-esp32c3")  # its LED hangs from 3V3

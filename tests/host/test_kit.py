@@ -61,7 +61,8 @@ def test_the_bill_of_materials_lists_every_part_the_model_needs_to_run_untethere
     rows = bom_rows(tmp_path / "bom.md")
     text = "\n".join(rows)
     for needed in ("| 2 | MG90S metal-gear micro servo | TowerPro MG90S", "| 1 | ESP32-DevKitC",
-                   "130-size DC motor", "IRLZ44N", "| 1 | 100 Ohm", "1N5819", "| 2 | 10 kOhm", "2N2222A",
+                   "130-size DC motor", "| 2 | logic-level N-channel MOSFET", "| 2 | 100 Ohm", "| 2 | Schottky",
+                   "| 2 | 10 kOhm", "2N2222A", "| 1 | coin exciter",  # the motor's and the shaker's MOSFETs
                    "| 1 | 1 kOhm resistor", "piezo buzzer", "LED", "330 Ohm", "RC receiver", "HC-05", "UBEC",
                    "battery", "switch"):
         assert needed in text, needed
@@ -88,8 +89,23 @@ def test_the_bill_of_materials_follows_what_the_board_wires(tmp_path):
     bridge.write_text('name = "bridge"\nboard = "esp32-devkitc"\nmotor = "hbridge"\n')
     assert build(bridge, "-o", tmp_path / "c").exit_code == 0
     text = "\n".join(bom_rows(tmp_path / "c" / "bom.md"))
-    assert "DRV8833" in text and "IRLZ44N" not in text and "1N5819" not in text and "100 Ohm" not in text
+    assert "DRV8833" in text  # and no MOSFET, gate resistor or diode for the motor: only the shaker's
+    assert "| 1 | logic-level N-channel MOSFET" in text and "| 1 | 100 Ohm" in text and "| 1 | Schottky" in text
     assert "IN1" in svg_texts(tmp_path / "c" / "wiring.svg")
+
+
+@pytest.mark.parametrize("board_name", ["esp32-devkitc", "xiao-esp32c3"])
+def test_a_shaker_is_drawn_and_listed_where_the_board_wires_one(board_name, tmp_path):
+    assert build("az1-1to8", "--board", board_name, "-o", tmp_path).exit_code == 0
+    board = boards.load(board_name)
+    drawn = "\n".join(svg_texts(tmp_path / "wiring.svg"))
+    listed = "\n".join(bom_rows(tmp_path / "bom.md"))
+    if "shaker" in board.pins:
+        assert "Shaker MOSFET IRLZ44N" in drawn and "GPIO" + str(board.pins["shaker"]) + "  shaker" in drawn
+        assert "shaker + and diode band" in drawn  # its flyback diode, like the motor's
+        assert "| 1 | coin exciter" in listed
+    else:
+        assert "haker" not in drawn and "exciter" not in listed
 
 
 def test_a_kit_that_needs_an_h_bridge_is_refused_on_a_board_without_its_pins(tmp_path):
@@ -145,3 +161,11 @@ def test_a_board_file_without_a_layout_is_refused_before_anything_is_written(tmp
     result = build("az1-1to8", "--board", tmp_path / "mine.toml", "-o", tmp_path / "out")
     assert result.exit_code == 2 and "has no [layout]" in result.output and "docs/wiring.md" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_how_the_status_led_lights_comes_from_the_board_file_not_the_kit(tmp_path):
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\nboard = "esp32-devkitc"\nled_active_low = true\n')
+    with pytest.raises(kit.KitFileError) as caught:
+        kit.load(mine)
+    assert "led_active_low: comes from the board file" in str(caught.value)

@@ -13,6 +13,7 @@ from host_tools.cli import cli
 
 DEVKITC = boards.load()
 LEFT, RIGHT, MOTOR = DEVKITC.pins["door_left"], DEVKITC.pins["door_right"], DEVKITC.pins["motor"]
+BUZZER = DEVKITC.pins["buzzer"]
 
 
 def servo(pin, width_ns):
@@ -39,13 +40,17 @@ def drive_doors_and_motor():
     simulated.advance_ms(500)
 
 
-@pytest.fixture
-def trace_file(tmp_path):
-    drive_doors_and_motor()
-    path = tmp_path / "run.csv"
+def recorded(path):
+    """The simulated board's trace so far, written to `path` as `gullwing sim --trace` writes it."""
     with path.open("w") as out:
         simulated.trace.write_csv(out)
     return path
+
+
+@pytest.fixture
+def trace_file(tmp_path):
+    drive_doors_and_motor()
+    return recorded(tmp_path / "run.csv")
 
 
 def by_label(series):
@@ -149,7 +154,7 @@ def test_extra_columns_are_kept_for_later_panels(tmp_path):
 @pytest.mark.parametrize("text, words", [
     ("time,pin,value\n0,18,1\n", "header lacks t_us, freq_hz, duty_ns, kind, level"),
     ("t_us,pin,freq_hz,duty_ns,kind,level\n0,18,50,1500000,pwm,1\n20000,18,50,1500000,pwn,1\n",
-     "line 3: kind must be one of pwm, gpio, off, rpm, boost, not 'pwn'"),
+     "line 3: kind must be one of pwm, gpio, off, rpm, boost, phase, not 'pwn'"),
     ("t_us,pin,freq_hz,duty_ns,kind,level\n0,18,fifty,1500000,pwm,1\n", "line 2: invalid literal"),
 ])
 def test_a_bad_trace_names_what_is_wrong(tmp_path, text, words):
@@ -166,5 +171,161 @@ def test_a_trace_without_servo_or_motor_pins_says_which_pins_it_has(tmp_path):
     path.write_text("t_us,pin,freq_hz,duty_ns,kind,level\n0,4,0,0,gpio,1\n0,13,1000,500000,pwm,1\n")
     result = CliRunner().invoke(cli, ["plot", str(path)])
     assert result.exit_code == 2
-    assert "no servo or motor output of board esp32-devkitc" in result.stderr
+    assert "no servo, motor or buzzer output of board esp32-devkitc" in result.stderr
     assert "led (GPIO4), GPIO13" in result.stderr
+
+
+# -- a session with the engine: the buzzer, rpm read off its tone, a time window, the show's phases --------
+
+def drive_a_session():
+    """A door opens, then the engine's note as the firmware plays it (harmonic 16: rpm * 16 / 40 Hz):
+    silent until 1 s, 380 Hz (950 rpm) to 2 s, 3600 Hz (9000 rpm) to 3 s, silent again from 4 s."""
+    simulated.reset("ESP32")
+    door = servo(LEFT, 1_000_000)
+    buzzer = machine.PWM(machine.Pin(BUZZER), freq=100, duty_u16=0)
+    for step in range(1, 11):
+        simulated.advance_ms(50)
+        door.duty_ns(1_000_000 + step * 100_000)  # 0.05 .. 0.5 s: 1100 .. 2000 us
+    simulated.advance_ms(500)
+    buzzer.freq(380)  # t = 1 s
+    buzzer.duty_u16(8192)
+    simulated.advance_ms(1000)
+    buzzer.freq(3600)  # t = 2 s
+    simulated.advance_ms(1000)
+    buzzer.freq(2400)  # t = 3 s
+    simulated.advance_ms(1000)
+    buzzer.duty_u16(0)  # t = 4 s
+    simulated.advance_ms(1000)
+
+
+@pytest.fixture
+def session(tmp_path):
+    drive_a_session()
+    return recorded(tmp_path / "session.csv")
+
+
+def telemetry(tmp_path, rows):
+    """A telemetry file as `make demo` writes it: pseudo-pin -1, a phase's name in `label`."""
+    path = tmp_path / "telemetry.csv"
+    path.write_text("t_us,pin,freq_hz,duty_ns,kind,level,label\n"
+                    + "".join(str(t) + ",-1,0,0," + kind + "," + str(level) + "," + label + "\n"
+                              for t, kind, level, label in rows))
+    return path
+
+
+def figure(paths, start_s=None, end_s=None, harmonic=16):
+    """The figure `gullwing plot` draws, and its main axes by y label."""
+    rows = sorted((r for p in paths for r in plot.read_trace(p)), key=lambda r: r.t_us)
+    fig = plot.draw(rows, DEVKITC, plot.window(rows, start_s, end_s), paths[0], harmonic)
+    fig.canvas.draw()
+    return fig, {ax.get_ylabel(): ax for ax in fig.axes}
+
+
+def drawn_lines(ax):
+    """(label, x data, y data) of the data lines on a panel (phase marks and the like left out)."""
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()
+            if not line.get_label().startswith("_")}
+
+
+def test_the_buzzer_panel_shows_its_tone_over_time_and_a_gap_while_it_is_silent(session):
+    (tone,) = plot.panel_series(plot.read_trace(session), DEVKITC, plot.BUZZER)
+    assert tone.label == "buzzer (GPIO" + str(BUZZER) + ")"
+    sounding = [(t, v) for t, v in zip(tone.times_s, tone.values, strict=True) if not math.isnan(v)]
+    assert sounding == [(1.0, 380), (2.0, 3602), (3.0, 2404)]  # the tones the chip's divider makes
+    assert all(math.isnan(v) for t, v in zip(tone.times_s, tone.values, strict=True) if t < 1.0 or t >= 4.0)
+
+
+def test_without_rpm_readings_the_rpm_is_read_off_the_buzzer_tone_and_the_plot_says_so(session):
+    fig, panels = figure([session])
+    assert list(panels) == ["servo pulse width (µs)", "buzzer tone (Hz)"]
+    buzzer = panels["buzzer tone (Hz)"]
+    (scale,) = buzzer.child_axes
+    assert scale.get_ylabel() == "engine rpm ≈ Hz × 40 / 16"
+    low, high = buzzer.get_ylim()
+    assert scale.get_ylim() == pytest.approx((low * 40 / 16, high * 40 / 16))  # 3600 Hz is 9000 rpm
+    title = fig.get_suptitle()
+    assert "rpm read off the buzzer's engine note (harmonic 16" in title and "boost not shown" in title
+
+
+def test_the_rpm_scale_follows_the_harmonic_given(session):
+    _, panels = figure([session], harmonic=8)
+    buzzer = panels["buzzer tone (Hz)"]
+    (scale,) = buzzer.child_axes
+    assert scale.get_ylabel() == "engine rpm ≈ Hz × 40 / 8"
+    assert scale.get_ylim()[1] == pytest.approx(buzzer.get_ylim()[1] * 5)
+
+
+def test_rpm_and_boost_readings_get_panels_of_their_own(session, tmp_path):
+    readings = telemetry(tmp_path, [(1_000_000, "rpm", 950, ""), (2_000_000, "rpm", 9000, ""),
+                                    (1_000_000, "boost", 0, ""), (2_000_000, "boost", 70, "")])
+    fig, panels = figure([session, readings])
+    assert list(panels) == ["servo pulse width (µs)", "buzzer tone (Hz)", "engine (rpm)", "boost (kPa)"]
+    assert drawn_lines(panels["engine (rpm)"])["engine rpm"][1][:2] == [950, 9000]
+    assert drawn_lines(panels["boost (kPa)"])["boost"][1][:2] == [0, 70]
+    assert panels["buzzer tone (Hz)"].child_axes == []  # the readings, not an estimate
+    assert "read off" not in fig.get_suptitle()
+
+
+def test_a_time_window_draws_only_its_stretch_with_the_values_that_held_when_it_opened(session):
+    _, panels = figure([session], start_s=0.22, end_s=2.5)
+    door_x, door_y = drawn_lines(panels["servo pulse width (µs)"])["door_left (GPIO" + str(LEFT) + ")"]
+    assert door_x[0] == 0.22 and door_y[0] == pytest.approx(1400, abs=1)  # the width set at 0.2 s
+    assert door_x[-1] == 2.5 and min(door_x) == 0.22
+    tone_x, tone_y = drawn_lines(panels["buzzer tone (Hz)"])["buzzer (GPIO" + str(BUZZER) + ")"]
+    assert tone_x == [0.22, 1.0, 1.0, 2.0, 2.5]  # at 1 s the tone is set, then sounded
+    assert math.isnan(tone_y[0]) and tone_y[2:] == [380, 3602, 3602]  # 2404 Hz at 3 s is out of the window
+    for ax in panels.values():
+        assert ax.get_xlim() == (0.22, 2.5)
+
+
+def test_a_window_past_the_trace_is_cut_to_it(session):
+    rows = plot.read_trace(session)
+    whole = plot.trace_window(rows)
+    assert plot.window(rows, 3.5, 99) == plot.Window(3.5, whole.end_s)
+    assert plot.window(rows) == whole
+
+
+def test_the_show_phases_are_marked_on_every_panel_within_the_window(session, tmp_path):
+    phases = telemetry(tmp_path, [(100_000, "phase", 0, "doors open"), (1_000_000, "phase", 0, "engine start"),
+                                  (3_000_000, "phase", 0, "lift")])
+    fig, panels = figure([session, phases], end_s=2.5)
+    top = next(child for child in panels["servo pulse width (µs)"].child_axes)
+    assert [label.get_text() for label in top.get_xticklabels()] == ["doors open", "engine start"]
+    assert list(top.get_xticks()) == [0.1, 1.0]
+    for ax in panels.values():
+        marks = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label().startswith("_")]
+        assert marks == [0.1, 1.0]
+
+
+@pytest.mark.parametrize("options", [["--from", "1", "--to", "3"], ["--from", "2.5"], ["--to", "1.5"],
+                                     ["--harmonic", "8"], ["--board", "esp32-devkitc"]])
+def test_the_plot_command_takes_each_option(session, tmp_path, options):
+    out = tmp_path / "session.png"
+    result = CliRunner().invoke(cli, ["plot", str(session), "-o", str(out), *options])
+    assert result.exit_code == 0, result.output
+    png_size(out)
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--from", "-1"], "--from -1 is not a time: give seconds, 0 or more (the trace runs from 0 s to 4.2 s)"),
+    (["--to", "nan"], "--to nan is not a time"),
+    (["--from", "3", "--to", "2"], "--from 3 s is not before --to 2 s"),
+    (["--from", "2", "--to", "2"], "--from 2 s is not before --to 2 s"),
+    (["--from", "4.5"], "--from 4.5 s is after the trace's end (the trace runs from 0 s to 4.2 s)"),
+    (["--harmonic", "0"], "--harmonic must be 1..64, got 0"),
+])
+def test_a_bad_window_or_harmonic_is_refused_and_no_image_is_written(session, tmp_path, options, words):
+    out = tmp_path / "session.png"
+    result = CliRunner().invoke(cli, ["plot", str(session), "-o", str(out), *options])
+    assert result.exit_code == 2
+    assert "error: " + words in result.stderr and "hint: " in result.stderr
+    assert not out.exists()
+
+
+def test_a_window_before_the_trace_starts_is_refused(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_text("t_us,pin,freq_hz,duty_ns,kind,level\n5000000,18,50,1500000,pwm,1\n")
+    result = CliRunner().invoke(cli, ["plot", str(path), "--to", "4"])
+    assert result.exit_code == 2
+    assert "error: --to 4 s is before the trace's start (the trace runs from 5 s to 5.02 s)" in result.stderr
+    assert not path.with_suffix(".png").exists()

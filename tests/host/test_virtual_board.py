@@ -256,13 +256,13 @@ def test_bytes_the_repl_input_cannot_hold_are_lost_on_a_uart_console(tmp_path):
 # -- the live trace, a UART on a pseudo-terminal, an RC receiver (gullwing sim --trace, --uart, --receiver) --
 
 def _deployed_sim(tmp_path, *args, trace=None):
-    """A virtual board running gullwing, started with `args`; also returns the lines after `port:`."""
+    """A virtual board running gullwing, started with `args`; also returns what it wired ({"uart1": port, ...})."""
     from host_tools import deploy
 
     sim = SimProcess(tmp_path / "flash", *args, trace=trace)
-    extra = [sim.proc.stdout.readline().strip() for _ in range(args.count("--uart"))]
+    wired = sim.read_wired()
     deploy.deploy(port=sim.port, progress=False)
-    return sim, extra
+    return sim, wired
 
 
 def _wait_for_growth(path, size, seconds):
@@ -308,12 +308,12 @@ def test_the_trace_file_keeps_up_with_the_doors_while_the_board_runs(tmp_path):
 def test_a_second_uart_on_its_own_terminal_answers_requests(tmp_path):
     from host_tools import link
 
-    sim, extra = _deployed_sim(tmp_path, "--uart", "1")  # esp32-devkitc wires UART1 (uart_tx/uart_rx)
+    sim, wired = _deployed_sim(tmp_path, "--uart", "1")  # esp32-devkitc wires UART1 (uart_tx/uart_rx)
     try:
-        assert re.fullmatch(r"uart1: /dev/pts/\d+", extra[0])
+        assert list(wired) == ["uart1", "rfc2217"] and re.fullmatch(r"/dev/pts/\d+", wired["uart1"])
         assert link.send("ping", port=sim.port).ok  # the firmware serves: its UART is open (bytes sent
         # before that are lost, as on the chip)
-        wire = Wire(extra[0].split(": ")[1])
+        wire = Wire(wired["uart1"])
         try:
             wire.send(b"ping\n")
             assert wire.expect("\n", timeout=3) == b"ok\n"
@@ -325,21 +325,100 @@ def test_a_second_uart_on_its_own_terminal_answers_requests(tmp_path):
         sim.stop()
 
 
-def test_a_receiver_on_the_throttle_pin_puts_the_transmitter_in_control(tmp_path):
+def _rc_state(sim):
     import json
 
     from host_tools import link
 
+    return json.loads(link.send("status", port=sim.port).line[3:]).get("rc")
+
+
+def _wait_rc_state(sim, state, seconds):
+    """The firmware's receiver state (status `rc`) once it is `state`, or the last seen after `seconds`."""
+    deadline = time.monotonic() + seconds
+    seen = _rc_state(sim)
+    while seen != state and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = _rc_state(sim)
+    return seen
+
+
+def test_a_receiver_on_the_throttle_pin_puts_the_transmitter_in_control(tmp_path):
     sim, _ = _deployed_sim(tmp_path, "--receiver", "34")  # esp32-devkitc: rc_throttle = 34, stick centred
     try:
-        reply = link.send("status", port=sim.port)
-        deadline = time.monotonic() + 3
-        while json.loads(reply.line[3:]).get("rc") != "control" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            reply = link.send("status", port=sim.port)
-        assert json.loads(reply.line[3:])["rc"] == "control"  # live, no failsafe
+        assert _wait_rc_state(sim, "control", 3) == "control"  # live, no failsafe
         time.sleep(0.5)  # and it stays so: the pulses keep coming
-        assert json.loads(link.send("status", port=sim.port).line[3:])["rc"] == "control"
+        assert _rc_state(sim) == "control"
+    finally:
+        sim.stop()
+
+
+def test_the_receiver_follows_sticks_moved_from_outside_and_fails_safe_when_the_signal_stops(tmp_path):
+    sim, wired = _deployed_sim(tmp_path, "--receiver", "34")
+    try:
+        assert list(wired) == ["rc", "rfc2217"] and re.fullmatch(r"/dev/pts/\d+", wired["rc"])
+        assert _wait_rc_state(sim, "control", 3) == "control"
+        sim.set_receiver(34, None)  # the transmitter switched off: no pulses
+        assert _wait_rc_state(sim, "failsafe", 1) == "failsafe"
+        sim.set_receiver(34, 1900)  # signal back with the stick open: the failsafe holds ...
+        time.sleep(0.3)
+        assert _rc_state(sim) == "failsafe"
+        sim.set_receiver(34, 1500)  # ... until the throttle is seen at neutral
+        assert _wait_rc_state(sim, "control", 1) == "control"
+        rc = Wire(wired["rc"])  # the terminal itself, as a user types at it
+        try:
+            for line, reply in ((b"35 1500\n", b"err GPIO35 has no receiver channel"),
+                                (b"34 3000\n", b"err a receiver's pulse is 800 to 2200 us"),
+                                (b"34 fast\n", b"err expected GPIO US or GPIO off"), (b"34 off\n", b"ok\n")):
+                rc.send(line)
+                assert rc.expect("\n", timeout=3).startswith(reply), line
+        finally:
+            rc.close()
+        assert _wait_rc_state(sim, "failsafe", 1) == "failsafe"
+    finally:
+        sim.stop()
+
+
+
+def test_serial_and_the_transmitter_hand_the_throttle_over_as_the_protocol_says(tmp_path):
+    """docs/protocol.md, "Who owns the throttle", on a running board with a receiver on GPIO34."""
+    import json
+
+    from host_tools import link
+
+    def ask(line):
+        return link.send(line, port=sim.port).line
+
+    def engine():
+        return json.loads(ask("status")[3:])["engine"]
+
+    def wait_owner(owner, seconds=2):
+        deadline = time.monotonic() + seconds
+        while engine()["owner"] != owner and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return engine()
+
+    sim, _ = _deployed_sim(tmp_path, "--receiver", "34")
+    try:
+        assert _wait_rc_state(sim, "control", 3) == "control"
+        assert ask("engine start").startswith("ok")
+        assert ask("throttle 70") == "ok"  # the stick at idle: the host owns the throttle
+        time.sleep(0.3)
+        assert engine()["owner"] == "host" and engine()["throttle"] == 70  # not replaced behind its back
+        sim.set_receiver(34, 1800)  # the stick off idle: the transmitter takes it
+        taken = wait_owner("rc")
+        assert taken["owner"] == "rc" and 0 < taken["throttle"] < 70
+        refused = ask("throttle 20")
+        assert refused.startswith("err busy ") and "transmitter" in refused
+        assert engine()["throttle"] == taken["throttle"]
+        sim.set_receiver(34, 1500)  # back at idle: closed and handed back
+        back = wait_owner("host")
+        assert back["owner"] == "host" and back["throttle"] == 0
+        assert ask("throttle 40") == "ok" and engine()["throttle"] == 40
+        sim.set_receiver(34, None)  # the signal lost: the failsafe closes and holds the throttle
+        assert _wait_rc_state(sim, "failsafe", 1) == "failsafe"
+        held = ask("throttle 40")
+        assert held.startswith("err busy ") and "failsafe" in held and engine()["throttle"] == 0
     finally:
         sim.stop()
 

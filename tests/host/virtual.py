@@ -26,6 +26,26 @@ class SimProcess:
             self.proc.kill()
             raise RuntimeError("gullwing sim did not start: " + self.first_line + self.proc.stderr.read())
         self.port = self.first_line[len("port: "):]
+        self.wired = {}  # after read_wired(): {"uart1": port, "rc": port, "rfc2217": url}
+        self._rc = None
+
+    def read_wired(self):
+        """The lines after `port:` (`uartID:`, `rc:`), up to `rfc2217:`, as {name: value}."""
+        while "rfc2217" not in self.wired:
+            name, _, value = self.proc.stdout.readline().strip().partition(": ")
+            if not value:
+                raise RuntimeError("gullwing sim ended before its rfc2217: line: " + self.proc.stderr.read())
+            self.wired[name] = value
+        return self.wired
+
+    def set_receiver(self, gpio, us):
+        """Move the receiver channel on `gpio` to `us` microseconds, or None: no pulses (through `rc:`)."""
+        if self._rc is None:
+            self._rc = Wire(self.read_wired()["rc"])
+        self._rc.send((str(gpio) + " " + ("off" if us is None else str(us)) + "\n").encode())
+        reply = self._rc.expect("\n", timeout=3).strip()
+        if reply != b"ok":
+            raise AssertionError("rc " + str(gpio) + " " + str(us) + ": " + reply.decode())
 
     def mpremote(self, *args, check=True, timeout=60):
         result = subprocess.run([str(BIN / "mpremote"), "connect", self.port, *args], capture_output=True,
@@ -35,6 +55,9 @@ class SimProcess:
         return result
 
     def stop(self, sig=signal.SIGTERM):
+        if self._rc is not None:
+            self._rc.close()
+            self._rc = None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

@@ -1,20 +1,11 @@
-"""Facts of the ESP32 family that the simulated board enforces: GPIOs and the LEDC PWM peripheral.
+"""Facts of the ESP32 family, one table per chip: GPIOs, the pins it cannot or should not use, its UARTs,
+LEDC sizes, hardware timers, CPU clocks and the heap the stock MicroPython build gives the firmware.
 
-Runs under CPython and the MicroPython unix port. The host tools use the same tables to validate
-board files, so a pin the simulator refuses is a pin the board check refuses.
-
-LEDC arithmetic follows MicroPython's ports/esp32/machine_pwm.c (1.29) over ESP-IDF 5.5 (ledc.c):
-the timer resolution is the highest the source clock allows for the frequency, capped at 16 bits and
-kept one bit below the timer width (a hardware erratum), and duty values are quantised to that grid.
+The board check (host_tools/boards.py) and the simulated board (host_tools/sim/simboard.py) both read these
+tables, so a pin the simulator refuses is a pin the board check refuses. The simulator imports this file
+under the MicroPython unix port too (simboard finds it beside its own folder): plain Python that
+MicroPython runs, no imports.
 """
-
-APB_CLK_HZ = 80_000_000
-REF_TICK_HZ = 1_000_000
-REF_TICK_BELOW_HZ = 10  # ESP32/S2 switch to the 1 MHz REF_TICK below this frequency
-MAX_PWM_FREQ_HZ = 40_000_000
-DIV_FRAC_BITS = 8  # the LEDC clock divider is fixed point, 8 fractional bits
-DIV_MAX = (1 << 18) - 1  # 10 integer + 8 fractional bits
-MAX_16_DUTY = 1 << 16
 
 
 def _span(first, last):
@@ -23,7 +14,7 @@ def _span(first, last):
 
 class Chip:
     def __init__(self, name, gpios, flash, no_pin, input_only, strapping, usb, console, ledc_modes,
-                 ledc_channels, ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs):
+                 ledc_channels, ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs, uarts, heap_kb):
         self.name = name
         self.gpios = gpios  # every GPIO number the chip has
         self.flash = flash  # wired to the SPI flash inside the module: any use crashes the board
@@ -42,6 +33,12 @@ class Chip:
         self.ref_tick = ref_tick  # has the 1 MHz REF_TICK clock for very low frequencies
         self.hw_timers = hw_timers  # ids accepted by machine.Timer
         self.cpu_freqs = cpu_freqs
+        # SOC_UART_NUM of ESP-IDF's soc_caps.h: ports/esp32/machine_uart.c accepts UART(0) .. UART(uarts - 1)
+        self.uarts = uarts
+        # the firmware's heap, in KB: MICROPY_GC_INITIAL_HEAP_SIZE of the stock build (ports/esp32/mpconfigport.h:
+        # 56 KB on the ESP32, 64 KB elsewhere) doubled by the one automatic growth (py/gc.c: gc_try_add_heap)
+        # each chip's internal RAM is sized for; PSRAM not counted
+        self.heap_kb = heap_kb
 
     def __repr__(self):
         return "Chip(" + self.name + ")"
@@ -61,8 +58,6 @@ class Chip:
 
 
 CHIPS = {}
-# UARTs per chip (SOC_UART_NUM of ESP-IDF's soc_caps.h; ports/esp32/machine_uart.c accepts ids below it)
-UARTS = {"ESP32": 3, "ESP32-S2": 2, "ESP32-S3": 3, "ESP32-C3": 2}
 
 _BOOT_BUTTON = "pulled low at reset it starts the download mode (it is the BOOT button)"
 _FLASH_VOLTAGE = "pulled high at reset it selects 1.8 V flash and a 3.3 V module does not boot"
@@ -93,6 +88,7 @@ _add(Chip(
     console=(1, 3),
     ledc_modes=2, ledc_channels=8, ledc_timers=4, ledc_timer_bits=20, ref_tick=True,
     hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
+    uarts=3, heap_kb=2 * 56,
 ))
 _add(Chip(
     "ESP32-S2",
@@ -105,6 +101,7 @@ _add(Chip(
     console=(43, 44),
     ledc_modes=1, ledc_channels=8, ledc_timers=4, ledc_timer_bits=14, ref_tick=True,
     hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
+    uarts=2, heap_kb=2 * 64,
 ))
 _add(Chip(
     "ESP32-S3",
@@ -118,6 +115,7 @@ _add(Chip(
     console=(43, 44),
     ledc_modes=1, ledc_channels=8, ledc_timers=4, ledc_timer_bits=14, ref_tick=False,
     hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
+    uarts=3, heap_kb=2 * 64,
 ))
 _add(Chip(
     "ESP32-C3",
@@ -132,6 +130,7 @@ _add(Chip(
     console=(21, 20),
     ledc_modes=1, ledc_channels=6, ledc_timers=4, ledc_timer_bits=14, ref_tick=False,
     hw_timers=(0, 1), cpu_freqs=(80_000_000, 160_000_000),
+    uarts=2, heap_kb=2 * 64,
 ))
 
 
@@ -180,119 +179,3 @@ def modules():
         add("ESP32-C3", (), ("ESP32-C3-MINI-1", "ESP32-C3-MINI-1U", "ESP32-C3-WROOM-02", "ESP32-C3-WROOM-02U",
                              "ESP32-C3", "ESP32-C3FN4", "ESP32-C3FH4", "ESP32-C3FH4AZ"))
     return _MODULES
-
-
-# ESP-IDF error codes, and the OSError ports/esp32/mphalport.c: check_esp_err_() makes of one:
-# OSError(-code, name), ESP_FAIL (-1) giving errno 1.
-ESP_FAIL = -1
-ESP_ERR_INVALID_ARG = 0x102
-
-
-def esp_error(code):
-    return OSError(-code, "ESP_FAIL" if code == ESP_FAIL else "ESP_ERR_INVALID_ARG")
-
-
-def ledc_source_hz(chip, freq):
-    """The clock ports/esp32/machine_pwm.c: set_freq() picks: REF_TICK (1 MHz) below 10 Hz on the chips
-    that have it, else APB (80 MHz)."""
-    return REF_TICK_HZ if chip.ref_tick and freq < REF_TICK_BELOW_HZ else APB_CLK_HZ
-
-
-def duty_resolution(chip, src, freq):
-    """machine_pwm.c: find_suitable_duty_resolution(): ESP-IDF's ledc_find_suitable_duty_resolution()
-    (0 when no divider fits), capped at 16 bits, one bit below the timer width (a hardware erratum)."""
-    bits = _suitable_bits(src, freq, chip.ledc_timer_bits)
-    if bits > 16:
-        bits = 16
-    if bits >= chip.ledc_timer_bits:
-        bits -= 1
-    return bits
-
-
-class LedcTimer:
-    """One LEDC timer as configured: clock source, duty resolution, the fixed-point divider, and the
-    frequency MicroPython asked of it (machine_pwm.c keeps that in timers[].freq)."""
-
-    def __init__(self):
-        self.requested_hz = -1
-        self.src_hz = 0
-        self.bits = 0
-        self.divider = 0
-
-    def configure(self, src, bits, freq):
-        """ESP-IDF ledc_timer_config() / ledc_set_freq() (ledc.c: ledc_set_timer_div()): raises the
-        error check_esp_err() makes, changing nothing, when the divider does not fit. Allocates
-        nothing unless it raises, so that a tone changing every tick is measured, not the simulator."""
-        if bits <= 0:
-            raise esp_error(ESP_ERR_INVALID_ARG)  # ledc_timer_config(): duty_resolution 0
-        div = _divider(src, freq, bits)
-        if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
-            raise esp_error(ESP_FAIL)  # ledc_set_timer_div(): "can not be achieved"
-        self.requested_hz = freq
-        self.src_hz = src
-        self.bits = bits
-        self.divider = div
-
-    def actual_hz(self):
-        """ESP-IDF 5.5 ledc_get_freq(): what the divider really produces, rounded."""
-        precision_div = self.divider << self.bits
-        return ((self.src_hz << DIV_FRAC_BITS) + precision_div // 2) // precision_div
-
-    def period_ns(self):
-        return (self.divider << self.bits) * 1_000_000_000 // (self.src_hz << DIV_FRAC_BITS)
-
-    def raw_duty(self, duty16):
-        """The channel's duty register for a 16-bit duty (0..65536)."""
-        return duty16 >> (16 - self.bits)
-
-    def read_duty16(self, raw):
-        """machine_pwm.c: get_duty_u16(): the duty register scaled to 16 bits, 65536 read as 65535."""
-        duty = raw << (16 - self.bits)
-        return MAX_16_DUTY - 1 if duty == MAX_16_DUTY else duty
-
-    def high_ns(self, raw):
-        """How long the output is really high each period for a duty register value."""
-        return (raw * self.divider * 1_000_000_000 + (self.src_hz << (DIV_FRAC_BITS - 1))) // (
-            self.src_hz << DIV_FRAC_BITS)
-
-    def step_ns(self):
-        """The duty grid: one count of the duty register, in ns (ESP32 at 50 Hz: 305)."""
-        return self.high_ns(1)
-
-
-def _ilog2(n):
-    bits = -1
-    while n:
-        n >>= 1
-        bits += 1
-    return bits
-
-
-def _divider(src, freq, bits):
-    # ESP-IDF ledc.c: ledc_calculate_divisor(), rounded, 8 fractional bits
-    precision = freq << bits
-    return ((src << DIV_FRAC_BITS) + precision // 2) // precision
-
-
-def _suitable_bits(src, freq, width):
-    # ESP-IDF ledc_find_suitable_duty_resolution(): the highest resolution whose divider fits, else 0.
-    bits = min(_ilog2((src + freq // 2) // freq), width)
-    div = _divider(src, freq, bits)
-    if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
-        bits = min(_ilog2(src // freq), width)
-        div = _divider(src, freq, bits)
-        if div < (1 << DIV_FRAC_BITS) or div > DIV_MAX:
-            bits = 0
-    return bits
-
-
-def ns_to_duty16(ns, freq):
-    """MicroPython's duty_ns() -> 16-bit duty, rounded; a non-zero width never rounds to zero."""
-    duty = (ns * MAX_16_DUTY * freq + 500_000_000) // 1_000_000_000
-    if ns > 0 and duty == 0:
-        return 1
-    return MAX_16_DUTY if duty > MAX_16_DUTY else duty
-
-
-def duty16_to_ns(duty, freq):
-    return (duty * 1_000_000_000 + freq * (MAX_16_DUTY // 2)) // (freq * MAX_16_DUTY)
