@@ -8,22 +8,13 @@ faults.py, and the tasks and the firmware's start and stop in runner.py.
 import os
 import time
 
-from gullwing import handlers
+from gullwing import handlers, rcin
 from gullwing.doors import Door, DoorPair
 from gullwing.engine import Engine
 from gullwing.events import Events
 from gullwing.faults import build, note, part_failed, reason
 from gullwing.led import StatusLed, mode_for
 from gullwing.motor import ODD, EngineOutputs, HBridgeMotor, MosfetMotor, Tone
-from gullwing.rcin import (
-    EV_DOOR_TOGGLE,
-    EV_ENGINE_START,
-    EV_ENGINE_STOP,
-    EV_FAILSAFE,
-    EV_SIGNAL_BACK,
-    FAILSAFE,
-    Receiver,
-)
 from gullwing.restsave import RestSaver
 from gullwing.servo import Calibration, Servo
 from gullwing.settings import Settings
@@ -124,7 +115,7 @@ class App:
             self._show(self.led, now_ms)
 
     def _show(self, led, now_ms):
-        failsafe = self.rc is not None and self.rc.state == FAILSAFE
+        failsafe = self.rc is not None and self.rc.state == rcin.FAILSAFE
         led.mode = mode_for(self.safe_mode, self.problems, failsafe)
         led.tick(now_ms)
 
@@ -145,18 +136,18 @@ class App:
 
     def _rc_events(self, now_ms, events):
         """What the transmitter asked for, and the failsafe: throttle closed, doors held where they are."""
-        if events & EV_FAILSAFE:
+        if events & rcin.EV_FAILSAFE:
             self.engine.throttle(0)
             if self.doors is not None:
                 self.doors.command(now_ms, "both", "stop", None, 20)
             self.events.failsafe(True)
-        if events & EV_SIGNAL_BACK:
+        if events & rcin.EV_SIGNAL_BACK:
             self.events.failsafe(False)
-        if events & EV_DOOR_TOGGLE and self.doors is not None:
+        if events & rcin.EV_DOOR_TOGGLE and self.doors is not None:
             self.doors.command(now_ms, "both", "toggle")
-        if events & EV_ENGINE_START:
+        if events & rcin.EV_ENGINE_START:
             self.start_engine()
-        if events & EV_ENGINE_STOP:
+        if events & rcin.EV_ENGINE_STOP:
             self.engine.stop()
 
     # -- what the handlers and the runner ask ------------------------------------------------------
@@ -241,7 +232,7 @@ def _engine_outputs(cfg, pins, problems):
 
 
 def _receiver(cfg, pins):
-    return Receiver(pins["rc_throttle"], pins.get("rc_door"), pins.get("rc_engine"), **cfg)
+    return rcin.Receiver(pins["rc_throttle"], pins.get("rc_door"), pins.get("rc_engine"), **cfg)
 
 
 def _motor(cfg, pins):
