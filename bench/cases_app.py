@@ -27,7 +27,7 @@ def _running_app(start_us=0, counts=0):
     board.reset("ESP32", start_us=start_us)
     _clear_state()
     problems = []
-    pins = {"door_left": 18, "door_right": 19, "motor": 25, "buzzer": 23}
+    pins = {"door_left": 18, "door_right": 19, "motor": 25, "buzzer": 23, "led": 4}
     cfg = config.merge(config.DEFAULTS, {"pins": pins}, "", problems)
     a = app.App(cfg, time.ticks_ms(), STATE_DIR, problems)
     a.handle("events on", time.ticks_ms())

@@ -144,7 +144,8 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
     import signal
 
     from host_tools import boards
-    from host_tools.virtual_board import VirtualBoard, parse_jumpers, parse_receivers, parse_uarts
+    from host_tools.virtual_board import VirtualBoard
+    from host_tools.wired import parse_jumpers, parse_receivers, parse_uarts
 
     board = boards.load(project_board(board_name))
     try:

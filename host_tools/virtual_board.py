@@ -4,29 +4,28 @@ Each boot is a fresh `micropython` process running host_tools/sim/boardos.py, wh
 folder at `/`, runs boot.py and main.py and serves the REPLs. This side owns the pseudo-terminal and
 relays bytes both ways: it paces them like a USB-UART bridge at the chosen baud rate, turns Ctrl-C
 into SIGINT (MicroPython raises KeyboardInterrupt wherever the code is), translates `\\n` to `\\r\\n` as
-the ESP32's console does, and starts the next boot when a process ends with a reset.
+the ESP32's console does, and starts the next boot when a process ends with a reset. What is wired to the
+board from outside (jumpers, the live trace, UARTs, RC receivers) is in wired.py, the console's RFC 2217 port
+in rfc2217_port.py.
 """
 
 import fcntl
 import hashlib
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import termios
 import threading
 import time
-import tty
 from pathlib import Path
 
-import serial.rfc2217
-
 from host_tools import chips, rom
+from host_tools.rfc2217_port import Rfc2217Server
+from host_tools.serial_wire import Pacer, RawPty
 from host_tools.sim import PATH as SIM_DIR
-from host_tools.sim import simtrace
+from host_tools.wired import ReceiverPort, TraceRelay, UartPort, check_receiver_us
 
 # exit statuses of boardos.py
 EXIT_POWER_OFF = 0
@@ -110,27 +109,6 @@ def heap_argument(heap_kb):
     return f"heapsize={heap_kb * 1024 * 2 + sim_heap_bytes() + 16 * 1024}"
 
 
-def parse_jumpers(chip_name, specs):
-    """`["4:5", "12:13"]` -> [(4, 5), (12, 13)], each pin one the chip can wire; ValueError says what is wrong."""
-    chip = chips.chip(chip_name)
-    pairs = []
-    used = set()
-    for spec in specs:
-        parts = spec.split(":")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(repr(spec) + " is not two GPIO numbers, such as 4:5")
-        pair = (int(parts[0]), int(parts[1]))
-        for gpio in pair:
-            problem = chip.pin_problem(gpio, False)
-            if problem:
-                raise ValueError(spec + ": " + problem)
-            if gpio in used or pair[0] == pair[1]:
-                raise ValueError(spec + ": GPIO" + str(gpio) + " already has a jumper; a pin takes one")
-            used.add(gpio)
-        pairs.append(pair)
-    return pairs
-
-
 def micropython_binary():
     found = Path(sys.executable).with_name("micropython")
     return str(found) if found.exists() else "micropython"
@@ -144,23 +122,6 @@ def _unread(pipe):
     except (OSError, ValueError):
         return 0
     return int.from_bytes(count, sys.byteorder)
-
-
-class Pacer:
-    """Holds bytes back to the rate a UART moves them (10 bits a byte)."""
-
-    def __init__(self, baud):
-        self.byte_s = 10.0 / baud if baud else 0.0
-        self.free_at = 0.0
-
-    def wait(self, nbytes):
-        if not self.byte_s:
-            return
-        now = time.monotonic()
-        start = max(now, self.free_at)
-        self.free_at = start + nbytes * self.byte_s
-        if self.free_at > now:
-            time.sleep(self.free_at - now)
 
 
 class VirtualBoard:
@@ -184,9 +145,8 @@ class VirtualBoard:
         self._rom = None  # the ROM loader while in download mode
         self._generation = 0  # bumped at every reset: a boot loop of an earlier boot stops
         self.rfc2217_port = None
-        self._server = None
-        self._client = None  # (socket, PortManager) of the RFC 2217 client
-        self._dtr = self._rts = False
+        self._rfc2217 = None
+        self.dtr = self.rts = False  # as the RFC 2217 client last set them
         self._en_high = True
         self.trace_path = Path(trace_path).resolve() if trace_path else None
         if self.trace_path and self.trace_path.exists():
@@ -225,22 +185,21 @@ class VirtualBoard:
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self):
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no line editing: bytes pass as they are, like a UART
-        self.port = os.ttyname(self._slave)
-        os.set_blocking(self._master, False)
+        self._pty = RawPty()
+        self.port = self._pty.port
         self.started_at = time.monotonic()
         if self.trace_path:
             self._trace_relay = TraceRelay(self.trace_path)
         self.uart_ports = {uart_id: UartPort(uart_id) for uart_id in self.uart_ids}
         if self.receivers:
             self.receiver_port = ReceiverPort(self)
-        self._listen_rfc2217()
+        self._rfc2217 = Rfc2217Server(self)
+        self.rfc2217_port = self._rfc2217.port
         self._power_on(download=self.download_at_power_on)
         _registry().mkdir(parents=True, exist_ok=True)
         self._note = _registry() / f"{os.getpid()}-{self.port.rsplit('/', 1)[-1]}.port"
         self._note.write_text(self.port + "\nrfc2217://127.0.0.1:" + str(self.rfc2217_port) + "\n")
-        for target in (self._from_host, self._supervise, self._serve_rfc2217):
+        for target in (self._from_pty, self._supervise, self._serve_rfc2217):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -254,10 +213,8 @@ class VirtualBoard:
             self._note.unlink(missing_ok=True)
         if self._rom is not None:
             self._rom.stop()
-        if self._server is not None:
-            self._server.close()
-        if self._client is not None:
-            self._client[0].close()
+        if self._rfc2217 is not None:
+            self._rfc2217.close()
         child = self._child
         if child is not None:
             try:
@@ -271,11 +228,7 @@ class VirtualBoard:
         for wired in [self._trace_relay, *self.uart_ports.values(), self.receiver_port]:
             if wired is not None:
                 wired.close()  # the board has ended: what it wrote is out, then the pipes close
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._pty.close()
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -384,20 +337,14 @@ class VirtualBoard:
 
     # -- the wire --------------------------------------------------------------------------------
 
-    def _from_host(self):
-        """Host -> board: paced, with Ctrl-C delivered as SIGINT."""
-        while not self._stop.is_set():
-            readable, _, _ = select.select([self._master], [], [], 0.2)
-            if not readable:
-                continue
-            try:
-                data = os.read(self._master, 256)
-            except OSError:
-                continue
+    def _from_pty(self):
+        for data in self._pty.received(self._stop):
             for i in range(0, len(data), 32):
-                self._to_board(data[i:i + 32])
+                self.from_host(data[i:i + 32])
 
-    def _to_board(self, data):
+    def from_host(self, data):
+        """Host -> board (from the pseudo-terminal or the RFC 2217 client): paced, with Ctrl-C delivered as
+        SIGINT."""
         loader = self._rom
         if loader is not None:
             self.wire_bytes += len(data)
@@ -470,14 +417,8 @@ class VirtualBoard:
             self._to_wire(bytes(cooked))
 
     def _to_wire(self, data):
-        client = self._client
-        if client is not None:  # the RFC 2217 client has the port
-            try:
-                client[0].sendall(b"".join(client[1].escape(data)))
-            except OSError:
-                pass
-            return
-        _write_all(self._master, data, self._stop, self._slave)
+        if not self._rfc2217.send(data):  # else the RFC 2217 client has the port
+            self._pty.write(data, self._stop)
 
     # -- reset, boot and download mode -----------------------------------------------------------
 
@@ -546,41 +487,10 @@ class VirtualBoard:
             self._stop.wait(BOOT_LOOP_S)
             line = RTC_WDT_LINE
 
-    # -- RFC 2217: the port with its DTR and RTS lines ---------------------------------------------
-
-    def _listen_rfc2217(self):
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(1)
-        self._server.settimeout(0.2)
-        self.rfc2217_port = self._server.getsockname()[1]
+    # -- the auto-reset circuit, driven by the RFC 2217 client -----------------------------------
 
     def _serve_rfc2217(self):
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            lines = ControlLines(self)
-            manager = serial.rfc2217.PortManager(lines, _Connection(connection))
-            self._client = (connection, manager)
-            try:
-                while not self._stop.is_set():
-                    data = connection.recv(4096)
-                    if not data:
-                        break
-                    incoming = b"".join(manager.filter(data))
-                    if incoming:
-                        self._to_board(incoming)
-            except OSError:
-                pass
-            finally:
-                self._client = None
-                connection.close()
-                self.set_lines(False, False)  # nothing drives the auto-reset transistors any more
+        self._rfc2217.serve(self._stop)
 
     def set_lines(self, dtr, rts):
         """DTR and RTS as a DevKitC's auto-reset circuit turns them into EN and IO0: EN is pulled low
@@ -590,7 +500,7 @@ class VirtualBoard:
         USB bridge sets both at once (esptool/reset.py: UnixTightReset). So the step out of reset is taken
         with the change that follows it: DTR asserted to leave reset means IO0 low as the chip starts
         (download mode; the RTS release comes next), RTS released means IO0 high (a normal boot)."""
-        self._dtr, self._rts = dtr, rts
+        self.dtr, self.rts = dtr, rts
         en_high = not (rts and not dtr)
         if not en_high and self._en_high:
             self._en_high = False
@@ -607,280 +517,7 @@ class VirtualBoard:
         self._power_on(download)
 
 
-class _Connection:
-    """The socket as PortManager writes its telnet answers to it."""
-
-    def __init__(self, sock):
-        self.write = sock.sendall
-
-
 def rom_baud(baud):
     """The ROM's UART rate: it detects the host's rate from the SYNC bytes; 115200 is what esptool starts at."""
     return 115200 if baud else baud
 
-
-class ControlLines:
-    """The serial port's side of the RFC 2217 server (what pyserial's PortManager drives): DTR and RTS
-    go to the board's auto-reset circuit; the rest of a port's settings are kept and reported back."""
-
-    def __init__(self, board):
-        self._board = board
-        self.baudrate = 115200
-        self.bytesize = 8
-        self.parity = "N"
-        self.stopbits = 1
-        self.xonxoff = False
-        self.rtscts = False
-        self.break_condition = False
-        self.cts = self.dsr = self.ri = self.cd = False
-
-    @property
-    def dtr(self):
-        return self._board._dtr
-
-    @dtr.setter
-    def dtr(self, value):
-        self._board.set_lines(bool(value), self._board._rts)
-
-    @property
-    def rts(self):
-        return self._board._rts
-
-    @rts.setter
-    def rts(self, value):
-        self._board.set_lines(self._board._dtr, bool(value))
-
-    def reset_input_buffer(self):
-        pass
-
-    def reset_output_buffer(self):
-        pass
-
-
-# -- wired from outside: the live trace, UART ports, RC receiver channels -----------------------------
-
-RECEIVER_US = (800, 2200)  # pulse widths a receiver channel sends (and firmware/gullwing/rcin.py accepts)
-NO_PULSES = "off"  # a channel's pulses stopped: the transmitter is off or out of range
-
-
-def check_receiver_us(width):
-    if not RECEIVER_US[0] <= width <= RECEIVER_US[1]:
-        raise ValueError("a receiver's pulse is " + str(RECEIVER_US[0]) + " to " + str(RECEIVER_US[1])
-                         + " us, not " + str(width))
-
-
-def parse_receivers(chip_name, specs):
-    """`["34", "35:1000", "36:off"]` -> [(34, 1500), (35, 1000), (36, None)]: receiver channels, each on a GPIO
-    the chip can read, with its pulse width in us (default 1500, the stick centred; None, `off`: no pulses
-    until set_receiver() gives some); ValueError says what is wrong."""
-    chip = chips.chip(chip_name)
-    channels = []
-    for spec in specs:
-        gpio_text, _, us_text = spec.partition(":")
-        us_text = us_text.strip()
-        if not gpio_text.strip().isdigit() or (us_text and not us_text.isdigit() and us_text != NO_PULSES):
-            raise ValueError(repr(spec) + " is not GPIO[:US] or GPIO:off, such as 34, 34:1500 or 34:off")
-        gpio, width = int(gpio_text), None if us_text == NO_PULSES else int(us_text or 1500)
-        problem = chip.pin_problem(gpio, False)
-        if problem:
-            raise ValueError(spec + ": " + problem)
-        if any(gpio == taken for taken, _ in channels):
-            raise ValueError(spec + ": GPIO" + str(gpio) + " already has a receiver channel")
-        if width is not None:
-            try:
-                check_receiver_us(width)
-            except ValueError as exc:
-                raise ValueError(spec + ": " + str(exc)) from None
-        channels.append((gpio, width))
-    return channels
-
-
-def parse_uarts(chip_name, specs):
-    """`["1"]` -> [1]: UARTs to wire to pseudo-terminals. UART0 is not offered: it carries an ESP32's REPL
-    (the `port:` line), and chips with a USB console boot-log on it."""
-    count = chips.chip(chip_name).uarts
-    ids = []
-    for spec in specs:
-        if not spec.strip().isdigit() or not 0 < int(spec) < count:
-            others = "UART1" if count == 2 else "UART1 to UART" + str(count - 1)
-            raise ValueError(repr(spec) + " is not a UART to wire: " + chip_name + " has " + others
-                             + " for it (UART0 stays with the console, the port: line)")
-        if int(spec) in ids:
-            raise ValueError("UART" + spec + " is given twice")
-        ids.append(int(spec))
-    return ids
-
-
-def _write_all(fd, data, stop, slave=None):
-    """Write to a non-blocking pty master; after a second nobody reads, drop the rest as a UART would."""
-    deadline = time.monotonic() + 1.0
-    while data and not stop.is_set():
-        try:
-            data = data[os.write(fd, data):]
-            continue
-        except BlockingIOError:
-            pass
-        except OSError:
-            return
-        if time.monotonic() > deadline:
-            if slave is not None:
-                termios.tcflush(slave, termios.TCIFLUSH)
-            return
-        select.select([], [fd], [], 0.05)
-
-
-class TraceRelay:
-    """The live trace: the board writes each output change as a binary row into a pipe at once (simtrace's
-    live stream: nothing allocated on its tick, no CSV made inside it); this thread turns the rows into CSV
-    lines in the file and flushes them as they come, so the file stays current while the board runs. One
-    pipe for the session: every boot writes into it, and the file gets one header."""
-
-    def __init__(self, path):
-        self._read_fd, self.board_fd = os.pipe()
-        self._file = open(path, "w")  # noqa: SIM115  (closed by the relay thread when the pipe ends)
-        self._file.write(simtrace.HEADER + "\n")
-        self._file.flush()
-        self._thread = threading.Thread(target=self._relay, daemon=True)
-        self._thread.start()
-
-    def _relay(self):
-        pending = b""
-        while True:
-            try:
-                data = os.read(self._read_fd, 256 * simtrace.ROW_BYTES)
-            except OSError:
-                break
-            if not data:
-                break  # the host's end is closed and every boot has ended
-            pending += data
-            whole = len(pending) - len(pending) % simtrace.ROW_BYTES
-            if whole:
-                self._file.write(simtrace.csv_text(pending[:whole]))
-                self._file.flush()
-                pending = pending[whole:]
-        self._file.close()
-
-    def close(self):
-        os.close(self.board_fd)
-        self._thread.join(timeout=2)
-        os.close(self._read_fd)
-
-
-class UartPort:
-    """A pseudo-terminal wired to the board's UART `uart_id` (a Bluetooth serial module, a USB-UART
-    adapter on its pins): bytes written to it arrive on that UART (board.uart_feed), what the firmware
-    writes to the UART (board.uart_sent) comes out of it. Two pipes carry them to the board, whose
-    simdevices.UartBridge moves them at the UART's baud rate."""
-
-    def __init__(self, uart_id):
-        self.uart_id = uart_id
-        self._stop = threading.Event()
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.port = os.ttyname(self._slave)
-        self.board_rx, self._to_board = os.pipe()
-        self._from_board, self.board_tx = os.pipe()
-        os.set_blocking(self.board_rx, False)  # the board's pump takes what is there and never waits
-        os.set_blocking(self._to_board, False)  # a board that stopped reading: the bytes are lost, as on a UART
-        self._threads = [threading.Thread(target=target, daemon=True) for target in (self._inward, self._outward)]
-        for thread in self._threads:
-            thread.start()
-
-    def spec(self):
-        """What boardos reads from GW_UARTS: id, the board's read end, the board's write end."""
-        return str(self.uart_id) + ":" + str(self.board_rx) + ":" + str(self.board_tx)
-
-    def _inward(self):
-        while not self._stop.is_set():
-            readable, _, _ = select.select([self._master], [], [], 0.2)
-            if readable:
-                try:
-                    os.write(self._to_board, os.read(self._master, 256))
-                except OSError:  # BlockingIOError included: 64 KB the board has not taken, dropped
-                    continue
-
-    def _outward(self):
-        while True:
-            try:
-                data = os.read(self._from_board, 256)
-            except OSError:
-                return
-            if not data:
-                return
-            _write_all(self._master, data, self._stop, self._slave)
-
-    def close(self):
-        self._stop.set()
-        os.close(self.board_tx)  # every boot has ended: the outward relay sees the end
-        for thread in self._threads:
-            thread.join(timeout=2)
-        for fd in (self._master, self._slave, self.board_rx, self._to_board, self._from_board):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-class ReceiverPort:
-    """The sticks of the receiver channels (`--receiver`), moved while the board runs: a pseudo-terminal,
-    printed as `rc: /dev/pts/N`, takes lines `GPIO US` (`34 1200`: GPIO34's channel sends 1200 us pulses)
-    and `GPIO off` (its pulses stop: signal lost) and answers each with `ok` or `err <what is wrong>`.
-    VirtualBoard.set_receiver() does the same from Python. A change reaches the board through a pipe as
-    `GPIO:US` (0: no pulses), where simdevices.ReceiverControl applies it from the channel's next frame."""
-
-    def __init__(self, board):
-        self._board = board
-        self._stop = threading.Event()
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        self.port = os.ttyname(self._slave)
-        self.board_rx, self._to_board = os.pipe()
-        os.set_blocking(self.board_rx, False)  # the board's pump takes what is there and never waits
-        os.set_blocking(self._to_board, False)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def send(self, gpio, us):
-        """To the board (or the next boot, which reads it after the widths it starts with)."""
-        try:
-            os.write(self._to_board, (str(gpio) + ":" + str(us or 0) + "\n").encode())
-        except BlockingIOError:
-            pass  # a board that has not read for 64 KB of changes: the next boot starts with the latest
-
-    def answer(self, line):
-        """The reply to one line of the terminal."""
-        words = line.split()
-        if len(words) != 2 or not words[0].isdigit() or not (words[1].isdigit() or words[1] == NO_PULSES):
-            return "err expected GPIO US or GPIO off, such as 34 1200"
-        try:
-            self._board.set_receiver(int(words[0]), None if words[1] == NO_PULSES else int(words[1]))
-        except ValueError as exc:
-            return "err " + str(exc)
-        return "ok"
-
-    def _serve(self):
-        pending = b""
-        while not self._stop.is_set():
-            readable, _, _ = select.select([self._master], [], [], 0.2)
-            if not readable:
-                continue
-            try:
-                pending += os.read(self._master, 256)
-            except OSError:
-                continue
-            *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
-            for line in lines:
-                if line.strip():
-                    reply = self.answer(line.decode("ascii", "replace"))
-                    _write_all(self._master, reply.encode() + b"\n", self._stop, self._slave)
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for fd in (self._master, self._slave, self.board_rx, self._to_board):
-            try:
-                os.close(fd)
-            except OSError:
-                pass

@@ -15,6 +15,7 @@ from gullwing.engine import STATE_NAMES
 from gullwing.faults import reason
 from gullwing.protocol import BAD_ARG, BUSY, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
 from gullwing.rcin import STATE_NAMES as RC_STATES
+from gullwing.throttle import HOST
 from gullwing.tuning import calibrate_request, config_request
 
 USAGE = {
@@ -91,7 +92,8 @@ def _status(app, args, now_ms):
         out["dropped"] = dropped  # event lines nobody collected in time
     if app.rc is not None:
         out["rc"] = RC_STATES[app.rc.state]
-        running["owner"] = app.throttle.owner  # with a receiver wired, the throttle has two possible owners
+        if app.throttle.owner != HOST:
+            running["owner"] = app.throttle.owner  # the transmitter holds the throttle (usually the host does)
     if app.problems:
         out["problems"] = app.problems
     if app.safe_mode is not None:

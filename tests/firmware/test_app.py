@@ -12,8 +12,8 @@ from gullwing.lines import LineWriter
 from gullwing.servo import Calibration
 from simboard import board
 
-LEFT, RIGHT, MOTOR, BUZZER = 18, 19, 25, 23  # boards/esp32-devkitc.toml
-PINS = {"door_left": LEFT, "door_right": RIGHT, "motor": MOTOR, "buzzer": BUZZER}
+LEFT, RIGHT, MOTOR, BUZZER, LED = 18, 19, 25, 23, 4  # boards/esp32-devkitc.toml
+PINS = {"door_left": LEFT, "door_right": RIGHT, "motor": MOTOR, "buzzer": BUZZER, "led": LED}
 FRAME = 20
 STEP_NS = 306  # one LEDC duty step at 50 Hz on the ESP32 (305.2 ns), as the trace shows pulses
 
@@ -621,6 +621,44 @@ def test_doors_stopped_mid_move_by_ctrl_c_resume_where_they_stopped():
         assert _pulses(pin)[0].duty_ns == held[pin], pin  # no jump back to closed
 
 
+
+# -- the status LED --------------------------------------------------------------------------------
+
+def _led_changes(a, ms):
+    """(ms into the run, level) of each change of the LED pin while the app runs `ms`."""
+    start = board.now_us
+    _run(a, ms)
+    return [((row.t_us - start) // 1000, row.level) for row in board.trace.rows(LED) if row.t_us >= start]
+
+
+def _lit_ms(changes, level=1):
+    """How long the LED stayed at `level` (1: lit) each time, but the last."""
+    return [changes[i + 1][0] - changes[i][0] for i in range(len(changes) - 1) if changes[i][1] == level]
+
+
+def test_the_status_led_beats_a_heartbeat_while_all_is_well_and_blinks_fast_on_a_fault():
+    a = _app({"pins": dict(PINS, door_left=34)})  # input only: the first pulse faults
+    _run(a, 100)
+    well = _led_changes(a, 3000)
+    assert len(_lit_ms(well)) >= 3 and set(_lit_ms(well)) == {100}  # double flashes, 1.5 s apart
+    assert max(_lit_ms(well, 0)) == 1200  # dark between them
+    _ok(a, "door both open")
+    _run(a, 100)
+    assert _status(a)["problems"]
+    fault = _led_changes(a, 2000)
+    assert len(_lit_ms(fault)) >= 9  # 5 flashes a second
+
+
+def test_the_status_led_shows_the_rc_failsafe_slow_and_even():
+    a = _rc_app()
+    _stick(a, 1500, 1000)
+    _run(a, 300)  # the signal is gone
+    assert _status(a)["rc"] == "failsafe"
+    _run(a, 200)
+    changes = _led_changes(a, 3000)
+    assert set(_lit_ms(changes)) == {500}
+
+
 # -- allocation ------------------------------------------------------------------------------------
 
 def _skip_on_cpython():
@@ -726,7 +764,7 @@ def test_the_throttle_has_one_owner_the_stick_off_idle_takes_it_and_idle_hands_i
     a = _rc_app()
     _ok(a, "engine start")
     _stick(a, 1500, 2000)  # at neutral: the transmitter is in control but leaves the throttle alone
-    assert _status(a)["rc"] == "control" and _status(a)["engine"]["owner"] == "host"
+    assert _status(a)["rc"] == "control" and "owner" not in _status(a)["engine"]  # the host's
     assert _ok(a, "throttle 80") is None
     _stick(a, 1500, 400)
     assert _status(a)["engine"]["throttle"] == 80  # not replaced by the idle stick
@@ -740,7 +778,7 @@ def test_the_throttle_has_one_owner_the_stick_off_idle_takes_it_and_idle_hands_i
     assert _status(a)["engine"]["throttle"] == held  # the refused requests changed nothing
     _stick(a, 1500, 400)  # back at idle: closed, and handed back
     status = _status(a)
-    assert status["engine"]["owner"] == "host" and status["engine"]["throttle"] == 0
+    assert "owner" not in status["engine"] and status["engine"]["throttle"] == 0
     assert _ok(a, "throttle 30") is None and _status(a)["engine"]["throttle"] == 30
 
 

@@ -5,50 +5,30 @@ import random
 import time
 
 import fwtest
+from doorrig import FRAME, LEFT, RIGHT, control_loop, door_pair, now_ms, pwm_rows
 from gullwing import doors
-from gullwing.doors import Door, DoorPair
-from gullwing.servo import Calibration, Servo
 from simboard import board
-
-LEFT, RIGHT = 18, 19
-FRAME = 20
 
 
 def setup_function():
     board.reset("ESP32")
 
 
-def _pair(together=True, stagger_ms=40, left_cal=None, right_cal=None, hold_ms=1000):
-    left = Door("left", Servo(LEFT, left_cal or Calibration()), hold_ms=hold_ms)
-    right = Door("right", Servo(RIGHT, right_cal or Calibration(reversed=True)), hold_ms=hold_ms)
-    return DoorPair(left, right, together=together, stagger_ms=stagger_ms)
-
-
-def _now():
-    return time.ticks_ms()
-
-
-def _run(pair, ms):
-    for _ in range(ms // FRAME):
-        pair.tick(_now())
-        board.advance_ms(FRAME)
-
-
 def _pulses(pin):
-    return [row.duty_ns for row in board.trace.rows(pin) if row.kind == "pwm"]
+    return [row.duty_ns for row in pwm_rows(pin)]
 
 
 def _opened(side="both"):
-    pair = _pair()
-    pair.open(_now(), side)
-    _run(pair, 3000)
+    pair = door_pair()
+    pair.open(now_ms(), side)
+    control_loop(pair, 3000)
     return pair
 
 
 def _closed():
-    pair = _pair()
-    pair.close(_now())  # the first command after boot drives the closed position: known from here on
-    _run(pair, 2000)
+    pair = door_pair()
+    pair.close(now_ms())  # the first command after boot drives the closed position: known from here on
+    control_loop(pair, 2000)
     return pair
 
 
@@ -57,20 +37,20 @@ def _closed():
 def test_opening_an_open_door_in_a_given_time_moves_nothing_and_answers_open():
     pair = _opened("left")
     arrived, pulses = pair.left.arrived, len(_pulses(LEFT))
-    pair.command(_now(), "left", "open", None, 5000)
+    pair.command(now_ms(), "left", "open", None, 5000)
     assert pair.status()["left"] == {"state": "open", "angle": 90}  # the reply: no target, not closing
-    _run(pair, 2500)
+    control_loop(pair, 2500)
     assert pair.left.state == doors.OPEN and not pair.left.moving
     assert len(_pulses(LEFT)) == pulses and pair.left.arrived == arrived  # nothing driven, no arrival
 
 
 def test_toggle_after_a_repeated_open_closes_the_open_door():
     pair = _opened("left")
-    pair.command(_now(), "left", "open", None, 5000)
-    _run(pair, 1000)
-    pair.command(_now(), "left", "toggle")
+    pair.command(now_ms(), "left", "open", None, 5000)
+    control_loop(pair, 1000)
+    pair.command(now_ms(), "left", "toggle")
     assert pair.left.state == doors.CLOSING
-    _run(pair, 4000)
+    control_loop(pair, 4000)
     assert pair.left.state == doors.CLOSED and pair.left.status()["angle"] == 0
 
 
@@ -78,11 +58,11 @@ def test_stop_and_estop_after_a_repeated_open_leave_the_door_open():
     for ms in (None, 20):  # door left stop; the app's estop
         board.reset("ESP32")
         pair = _opened("left")
-        pair.command(_now(), "left", "open", None, 5000)
-        _run(pair, 1000)
-        pair.command(_now(), "both" if ms else "left", "stop", None, ms)
+        pair.command(now_ms(), "left", "open", None, 5000)
+        control_loop(pair, 1000)
+        pair.command(now_ms(), "both" if ms else "left", "stop", None, ms)
         assert pair.left.state == doors.OPEN, ms
-        _run(pair, 200)
+        control_loop(pair, 200)
         assert pair.status()["left"] == {"state": "open", "angle": 90}
 
 
@@ -90,49 +70,49 @@ def test_closing_closed_doors_in_a_given_time_moves_nothing_and_answers_closed()
     pair = _closed()
     held = {pin: set(_pulses(pin)) for pin in (LEFT, RIGHT)}  # the closed pulse, then 0 (released)
     board.trace.clear()
-    pair.command(_now(), "both", "close", None, 3000)
+    pair.command(now_ms(), "both", "close", None, 3000)
     assert pair.left.state == pair.right.state == doors.CLOSED
-    _run(pair, 1000)
-    pair.command(_now(), "both", "toggle")
+    control_loop(pair, 1000)
+    pair.command(now_ms(), "both", "toggle")
     assert pair.left.state == pair.right.state == doors.OPENING  # toggle opens closed doors
-    pair.command(_now(), "both", "stop", None, 20)
+    pair.command(now_ms(), "both", "stop", None, 20)
     assert pair.left.state == pair.right.state == doors.CLOSED  # stopped before leaving
-    _run(pair, 2000)
+    control_loop(pair, 2000)
     for pin in (LEFT, RIGHT):
         assert set(_pulses(pin)) <= held[pin]  # never a pulse off the closed one
 
 
 def test_moving_doors_to_where_they_are_moves_nothing_and_answers_stopped():
-    pair = _pair()
-    pair.to(_now(), 85)
-    _run(pair, 3000)
-    pair.to(_now(), 85)
+    pair = door_pair()
+    pair.to(now_ms(), 85)
+    control_loop(pair, 3000)
+    pair.to(now_ms(), 85)
     assert pair.left.state == pair.right.state == doors.STOPPED and not pair.moving
-    pair.to(_now(), 85, ms=4000)
+    pair.to(now_ms(), 85, ms=4000)
     assert pair.status()["right"] == {"state": "stopped", "angle": 85}
-    _run(pair, 200)
-    pair.toggle(_now())  # the last move went up: toggle takes them back down
+    control_loop(pair, 200)
+    pair.toggle(now_ms())  # the last move went up: toggle takes them back down
     assert pair.left.state == pair.right.state == doors.CLOSING
 
 
 def test_the_first_command_after_boot_still_drives_the_position_assumed():
-    pair = _pair()
-    pair.command(_now(), "both", "close", None, 3000)
+    pair = door_pair()
+    pair.command(now_ms(), "both", "close", None, 3000)
     assert _pulses(LEFT) and _pulses(RIGHT)  # the closed pulse, driven at once
     assert pair.left.arrived == pair.right.arrived == 1 and pair.left.state == doors.CLOSED
-    pair.command(_now(), "both", "close", None, 3000)
+    pair.command(now_ms(), "both", "close", None, 3000)
     assert pair.left.arrived == 1  # known now: nothing more
 
 
 def test_a_staggered_door_waiting_to_start_reports_the_move_it_has_begun():
-    pair = _pair(together=False, stagger_ms=300)
-    pair.open(_now())
-    _run(pair, 100)
+    pair = door_pair(together=False, stagger_ms=300)
+    pair.open(now_ms())
+    control_loop(pair, 100)
     right = pair.right
     assert right.motion.waiting and right.status() == {"state": "opening", "angle": 0, "target": 90}
-    pair.close(_now(), "right")  # back to where it is before it started: the start is dropped
+    pair.close(now_ms(), "right")  # back to where it is before it started: the start is dropped
     assert right.state == doors.CLOSED and not right.moving
-    _run(pair, 2000)
+    control_loop(pair, 2000)
     assert right.status()["angle"] == 0 and pair.left.state == doors.OPEN
 
 
@@ -186,7 +166,7 @@ def _angle(pair):
 def _sequence(seed, steps):
     random.seed(seed)  # MicroPython's random has no Random class: the module's one generator
     rng = random
-    pair = _pair(together=rng.randint(0, 2) > 0, stagger_ms=rng.choice((0, 40, 40, 300, 1200)),
+    pair = door_pair(together=rng.randint(0, 2) > 0, stagger_ms=rng.choice((0, 40, 40, 300, 1200)),
                  hold_ms=rng.choice((None, 0, 300, 1000)))
     log = []
     for step in range(steps):
@@ -198,13 +178,13 @@ def _sequence(seed, steps):
         board.advance_us(gap)  # the same instant, within a frame, or seconds on (mid-move or at rest)
         log.append((step, gap, side, verb, deg, ms))
         where = (seed, log[-6:])
-        now = _now()
+        now = now_ms()
         pair.command(now, side, verb, deg, ms)
         _check(pair, now, where)
         for _ in range(rng.choice((0, 0, 1, 3, rng.randint(1, 150)))):
             board.advance_ms(FRAME)
-            pair.tick(_now())
-            _check(pair, _now(), where)
+            pair.tick(now_ms())
+            _check(pair, now_ms(), where)
         board.trace.clear()  # (keeps the test's memory small under MicroPython)
 
 
