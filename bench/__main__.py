@@ -44,6 +44,8 @@ def main():
     missed += doors_flash(console)
     missed += deploy_table(console)
     missed += roundtrip_table(console)
+    missed += failsafe_table(console)
+    missed += halt_table(console)
     missed += provision_table(console)
     return 1 if missed else 0
 
@@ -93,6 +95,29 @@ def roundtrip_table(console):
         table.add_row(name, f"{p50:.1f}", f"{p99:.1f}")
     console.print(table)
     return _verdicts(console, verdicts)
+
+
+def failsafe_table(console):
+    from bench import failsafe_bench
+
+    rows, verdicts = failsafe_bench.summary(*failsafe_bench.run())
+    table = Table(title=f"RC failsafe: the signal cut {failsafe_bench.TRIALS} times, from the end of the last "
+                        "pulse, one virtual board")
+    for column in ("to", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "to" else "right")
+    for name, p50, p99, most in rows:
+        table.add_row(name, f"{p50:.1f}", f"{p99:.1f}", f"{most:.1f}")
+    console.print(table)
+    return _verdicts(console, verdicts)
+
+
+def halt_table(console):
+    from bench import halt_bench
+
+    failed = halt_bench.run()
+    for run, gap_ms, said in failed:
+        console.print(f"run {run}, Ctrl-Cs {gap_ms} ms apart: {said!r}")
+    return _verdicts(console, halt_bench.summary(failed))
 
 
 def deploy_table(console):

@@ -11,7 +11,7 @@
    staged files are renamed into place, files no longer part of the firmware are removed, the manifest is
    rewritten. A board cut off at any point boots either the old firmware or, because boot.py finishes
    a committed deploy before anything else, the new one.
-5. The board is soft-reset and must print `gullwing <version>`.
+5. The board is soft-reset and must print `gullwing <version>`, then answer `status` out of safe mode.
 
 Before anything is written, the board says which chip its MicroPython is built for; a board file (or kit)
 for another chip is refused. What a deploy installs (board file, kit, version) is recorded on the board in
@@ -31,6 +31,7 @@ from pathlib import Path
 from mpremote import transport_serial
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
+from serial import SerialException
 
 from host_tools import FIRMWARE_DIR, __version__, boards, build, errors, ports
 from host_tools import kit as kits
@@ -39,6 +40,7 @@ AGENT = "\n".join(line for line in (Path(__file__).with_name("deploy_agent.py"))
                   if line.strip() and not line.lstrip().startswith("#")).encode() + b"\n"  # comments stay home
 STAGE = "/.gullwing/stage"
 RECORD = "/.gullwing/deployed.json"  # what the last deploy installed
+SPARE_MAIN = "/.gullwing/main.py"
 KEPT = "kept from the last deploy"
 CHUNK = 8192  # base64 characters per call: large enough that the per-call overhead is small
 WBITS = 12  # deflate window: 4 KB of the board's RAM while inflating
@@ -208,6 +210,7 @@ def _with_config(compiled, chosen):
     files["/config.json"] = config_json(chosen.board, chosen.kit)
     files[RECORD] = chosen.record()
     files[AGENT_PATH] = AGENT
+    files[SPARE_MAIN] = files["/main.py"]  # boot.py puts main.py back from it when it goes missing
     return files
 
 
@@ -241,8 +244,11 @@ def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progr
     given = target(board, kit, source) if board is not None or kit is not None else None  # bad names: before the port
     device = ports.choose_port(port)
     compiled = _compiled(firmware_dir)
-    link = _connect(device)
+    link = None
+    step = "connecting"  # what the deploy was doing, for the error when the board goes away
     try:
+        link = _connect(device)
+        step = "reading what it holds"
         _load_agent(link)
         info = json.loads(_call(link, "_gw_whoami()"))
         try:  # nothing is written until these pass; a refused board goes back to its firmware
@@ -267,19 +273,44 @@ def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progr
                 raise errors.BoardDiskFull(f"the board has {info['free'] // 1024} KB free and this deploy needs "
                                            f"{need // 1024 + 1} KB; nothing was changed")
             payload = {p: pack(files[p], info["inflate"]) for p in to_send}
+            step = "sending the firmware"
             _fresh_heap(link)
             _upload(link, payload, {p: hashes[p] for p in to_send}, info["inflate"], console, progress)
         if changed or removed:
             plan = {"moves": [[STAGE + p, p] for p in changed], "deletes": removed, "manifest": manifest}
+            step = "committing"
             _call(link, "_gw_commit(" + repr(json.dumps(plan)) + ")")
+            step = "installing"  # committed: from here boot.py finishes the deploy at the next start
             # the new boot.py is in place once the commit applies, and it applies it: run it as at boot
             _call(link, "exec(open('/.gullwing/stage/boot.py').read() if _gw_has('/.gullwing/stage/boot.py') "
                         "else open('/boot.py').read())")
+        step = "starting the new firmware"
         _restart_and_check(link, device)
+    except (OSError, SerialException, TypeError) as exc:  # TypeError: pyserial, its port closed under it
+        if isinstance(exc, TypeError) and link is not None and link.serial.is_open:
+            raise  # a bug, not a lost board
+        raise _gone(device, step) from exc
     finally:
-        link.close()
+        if link is not None:
+            try:
+                link.close()
+            except (OSError, SerialException):
+                pass  # gone already: the error above says so
     return Summary(device, __version__, len(to_send), len(files) - len(to_send), len(removed),
                    link.serial.bytes, time.monotonic() - started, chosen)
+
+
+def _gone(device, step):
+    """The one error for a board that went away (unplugged, reset, powered off) in the middle of `step`."""
+    if step in ("installing", "starting the new firmware"):
+        state = "the deploy was committed: the board finishes it at its next start"
+    elif step in ("committing",):
+        state = "the board boots either its old firmware or, finishing the deploy, the new one"
+    else:
+        state = "nothing was changed on it"
+    return errors.PortLost("the board on " + device + " went away while " + step + "; " + state,
+                           hint="plug it in again (a data cable, firmly seated) and run the deploy again: it "
+                                "resumes where it stopped")
 
 
 def _resume(link):
@@ -398,19 +429,38 @@ def _upload(link, payload, hashes, inflate, console, show):
 
 
 def _restart_and_check(link, device):
-    """Soft-reset into the new firmware; it must announce itself as `gullwing <version>`."""
+    """Soft-reset into the new firmware; it must announce itself as `gullwing <version>` and then answer a
+    `status` out of safe mode (a firmware that prints its version and then crashes, or cannot load a
+    module, has not started)."""
     link.exit_raw_repl()
     link.serial.write(b"\x04")
     want = ("gullwing " + __version__).encode()
+    seen = _read_until(link, lambda seen: want in seen)
+    if want in seen:
+        link.serial.write(b"#deploy status\n")
+        seen += _read_until(link, lambda seen: _status_reply(seen) is not None)
+    reply = _status_reply(seen)
+    if reply is not None and reply.startswith(b"#deploy ok ") and b'"safe_mode"' not in reply:
+        return
+    why = "did not come up"
+    if reply is not None and b'"safe_mode"' in reply:
+        safe = re.search(rb'"safe_mode": ?"((?:[^"\\]|\\.)*)"', reply)
+        why = "started in safe mode (" + (safe.group(1).decode(errors="replace") if safe else "?") + ")"
+    raise errors.FirmwareNotStarted("the new firmware " + why + " on " + device + ":\n"
+                                    + seen.decode(errors="replace").strip()[-1500:])
+
+
+def _status_reply(seen):
+    found = re.search(rb"#deploy (?:ok|err)[^\n]*\n", seen)
+    return found.group(0).strip() if found else None
+
+
+def _read_until(link, done):
+    """What the board prints until `done(seen)`, a traceback at the prompt, or BOOT_TIMEOUT_S."""
     seen = b""
     deadline = time.monotonic() + BOOT_TIMEOUT_S
-    while want not in seen:
+    while not done(seen) and time.monotonic() < deadline:
         if b"Traceback" in seen and seen.rstrip().endswith(b">>>"):
             break
-        if time.monotonic() > deadline:
-            break
         seen += link.serial.read(link.serial.in_waiting or 1)
-    if want not in seen:
-        raise errors.GullwingError("the new firmware did not come up on " + device + ":\n"
-                                   + seen.decode(errors="replace").strip()[-1500:],
-                                   hint="the output above shows why; fix it and deploy again")
+    return seen

@@ -150,3 +150,6 @@ def _gw_commit(plan):
     with open("/.gullwing/commit.json.new", "w") as f:
         f.write(plan)
     os.rename("/.gullwing/commit.json.new", "/.gullwing/commit.json")  # from here the deploy will finish
+    for slot in ("/state/crashes.a", "/state/crashes.b"):  # new firmware: the crashes of the old are not its own
+        if _gw_has(slot):
+            os.remove(slot)

@@ -105,6 +105,11 @@ class BoardDiskFull(GullwingError):
     hint = "free space on the board (remove old files with `mpremote fs rm`), or erase it and flash again with --erase"
 
 
+class FirmwareNotStarted(GullwingError):
+    hint = ("the output above shows why; fix it and deploy again (`gullwing status` shows the safe mode's "
+            "reason and the problems)")
+
+
 class MpyVersionMismatch(GullwingError):
     hint = "flash the MicroPython version gullwing compiles for (gullwing flash --firmware FILE.bin)"
 

@@ -3,7 +3,7 @@
 Each boot is a fresh `micropython` process running host_tools/sim/boardos.py, which mounts the flash
 folder at `/`, runs boot.py and main.py and serves the REPLs. This side owns the pseudo-terminal and
 relays bytes both ways: it paces them like a USB-UART bridge at the chosen baud rate, turns Ctrl-C
-into SIGINT (MicroPython raises KeyboardInterrupt wherever the code is), translates `\\n` to `\\r\\n` as
+into a pending KeyboardInterrupt as the chip's console does (see INTERPRETER), translates `\\n` to `\\r\\n` as
 the ESP32's console does, and starts the next boot when a process ends with a reset. What is wired to the
 board from outside (jumpers, the live trace, UARTs, RC receivers) is in wired.py, the console's RFC 2217 port
 in rfc2217_port.py.
@@ -48,13 +48,34 @@ BOOT_LOOP_S = 0.5  # the RTC watchdog resets a chip whose ROM found nothing to b
 EN_RISE_S = 0.01
 DEFAULT_FLASH_KB = 2048  # the filesystem partition of a 4 MB ESP32 build of MicroPython
 BOOT = "import boardos"  # the board's OS runs as a module, leaving `__main__` to the board's own code
-READY = b"\x00boardos-ready\n"  # written to stderr once MicroPython's SIGINT handling is in place
+# The interpreter of every boot: the unix port as PyPI's package embeds it, started with Ctrl-C delivered as the
+# chip delivers it. On the chip the console's receive interrupt calls mp_sched_keyboard_interrupt()
+# (ports/esp32/uart.c: uart_irq_handler; usb_serial_jtag.c: usb_serial_jtag_handle_rx), so the VM raises
+# KeyboardInterrupt between bytecodes or in a blocking wait (py/vm.c: pending_exception_check; mp_handle_pending).
+# The unix port's own SIGINT handler raises it from inside the signal handler instead, wherever the C code is
+# (ports/unix/unix_mphal.c: sighandler, with MICROPY_ASYNC_KBD_INTR): cut short inside a collection it leaves the
+# heap locked for good (py/gc.c: gc_collect_start sets GC_COLLECT_FLAG in gc_lock_depth, gc_collect_end clears it),
+# half-way through an allocation it corrupts the heap. So Ctrl-C comes as CTRL_C_SIGNAL, whose handler is that same
+# C function; without SA_RESTART a blocking call is cut short and raises it (ports/unix/mphalport.h:
+# MP_HAL_RETRY_SYSCALL).
+CTRL_C_SIGNAL = signal.SIGUSR1
+INTERPRETER = "\n".join((
+    "import ctypes, sys, micropython_run",
+    "libc = ctypes.CDLL(None)",
+    "libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)",
+    "vm = ctypes.CDLL(micropython_run.__file__)",
+    f"libc.signal({int(CTRL_C_SIGNAL)}, ctypes.cast(vm.mp_sched_keyboard_interrupt, ctypes.c_void_p))",
+    f"libc.siginterrupt({int(CTRL_C_SIGNAL)}, 1)",
+    "sys.exit(micropython_run.run_main(['micropython'] + sys.argv[1:]))",
+))
+READY = b"\x00boardos-ready\n"  # written to stderr once the interpreter can take a KeyboardInterrupt
 KBD_ON = b"\x00kbd-on\n"  # code runs: Ctrl-C interrupts it
 KBD_OFF = b"\x00kbd-off\n"  # the REPL reads input: Ctrl-C is a byte like any other
 # The REPL's input ring (ports/esp32/mphalport.c: stdin_ringbuf_array[260]); py/ringbuf.h keeps one slot
 # free, so it holds 259 bytes. A UART console drops what arrives when it is full (ports/esp32/uart.c:
 # uart_irq_handler); native USB leaves bytes with the host until there is room.
 STDIN_RING = 260 - 1
+RING_WAIT_S = 0.00005  # first look for room in a full ring
 
 
 def _registry():
@@ -112,6 +133,11 @@ def heap_argument(heap_kb):
 def micropython_binary():
     found = Path(sys.executable).with_name("micropython")
     return str(found) if found.exists() else "micropython"
+
+
+def interpreter_command():
+    """The unix port with the chip's Ctrl-C (INTERPRETER); the arguments after it are MicroPython's."""
+    return [sys.executable, "-c", INTERPRETER]
 
 
 def _unread(pipe):
@@ -286,7 +312,7 @@ class VirtualBoard:
             "GW_FLASH_KB": str(self.flash_kb or 0),
             "GW_JUMPERS": ",".join(str(a) + ":" + str(b) for a, b in self.jumpers),
         })
-        cmd = [micropython_binary(), "-X", heap_argument(self.heap_kb)]
+        cmd = [*interpreter_command(), "-X", heap_argument(self.heap_kb)]
         cmd += ["-c", BOOT]
         self._ready.clear()
         self._kbd = True
@@ -344,7 +370,7 @@ class VirtualBoard:
 
     def from_host(self, data):
         """Host -> board (from the pseudo-terminal or the RFC 2217 client): paced, with Ctrl-C delivered as
-        SIGINT."""
+        the chip's console delivers it."""
         loader = self._rom
         if loader is not None:
             self.wire_bytes += len(data)
@@ -372,7 +398,7 @@ class VirtualBoard:
 
     def _deliver_ctrl_c(self, child):
         if self._kbd:
-            child.send_signal(signal.SIGINT)  # MicroPython raises KeyboardInterrupt in the running code
+            child.send_signal(CTRL_C_SIGNAL)  # KeyboardInterrupt at the running code's next bytecode
         else:
             self._into_ring(b"\x03", child)  # in its place among the other bytes
 
@@ -382,11 +408,16 @@ class VirtualBoard:
         is lost, as on the chip; otherwise (native USB, or an unpaced wire) the bytes wait for room."""
         child = child or self._child
         drops = self.baud and not self.usb_console
+        wait = RING_WAIT_S
         while data and not self._stop.is_set() and child is self._child:
             room = STDIN_RING - _unread(child.stdin)
             if room <= 0 and not drops:
-                time.sleep(0.001)
+                # the chip takes the host's next bytes as soon as the ring has room (usb_serial_jtag.c:
+                # usb_serial_jtag_poll_rx, at every poll and read): look again soon, less often while it stays full
+                time.sleep(wait)
+                wait = min(2 * wait, 0.001)
                 continue
+            wait = RING_WAIT_S
             taken, data = data[:max(room, 0)], data[max(room, 0):]
             if drops:
                 self.stdin_lost += len(data)

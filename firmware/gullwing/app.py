@@ -8,7 +8,7 @@ faults.py, and the tasks and the firmware's start and stop in runner.py.
 import os
 import time
 
-from gullwing import handlers, rcin
+from gullwing import halt, handlers, rcin
 from gullwing.doors import Door, DoorPair
 from gullwing.engine import Engine
 from gullwing.events import Events
@@ -157,7 +157,8 @@ class App:
         self.engine.start()
 
     def safe_state(self, now_ms):
-        """Motor off at once, doors held where they are (no twitch): estop, Ctrl-C, a fault."""
+        """Motor off at once, doors held where they are (no twitch): estop, a fault. Where they stopped
+        is saved at the saver's next look (restsave.py), not here: a fault comes in the tick."""
         self.halted = True
         self.engine.throttle(0)
         self.engine.stop()
@@ -166,15 +167,14 @@ class App:
             self.outputs.silence()
         if self.doors is not None:
             self.doors.command(now_ms, "both", "stop", None, 20)
+        if self.saver is not None:
+            self.saver.stopped()
 
     def stop(self, now_ms):
-        """The planned stop (Ctrl-C, a crash): the safe state, where the doors stopped saved, the LED
-        lit steady."""
-        self.safe_state(now_ms)
-        if self.saver is not None:
-            self.saver.save_now()
-        if self.led is not None:
-            self.led.stop()
+        """The planned stop (Ctrl-C, a deploy, a crash; the runner's through halt.end): the safe state,
+        where the doors stopped saved, the LED lit steady; each step whatever the others raise. Returns
+        what failed ("step: Type: words")."""
+        return halt.run_steps(self, now_ms, halt.APP_STEPS)
 
     def up_ms(self):
         return self._up_s * 1000 + self._up_ms

@@ -10,9 +10,9 @@ app keeps them in a power-fail-safe store as {dotted key: value} and lays them o
 boot (`overlay`), checked by the same rules (`setting`).
 """
 
-import json
+import errno
 
-from gullwing import schema
+from gullwing import schema, store
 
 PATH = "/config.json"
 
@@ -178,16 +178,26 @@ def _pins(value, problems):
     return pins
 
 
+MAX_BYTES = 8192  # a kit's config.json is 1-2 KB; parsed, 8 KB of JSON takes about 20 KB of the heap
+MAX_DEPTH = 6  # config.json nests 3 levels (doors.left.closed_us)
+
+
 def load(path=PATH):
-    """(configuration, problems): the defaults, overridden by what the file validly says."""
+    """(configuration, problems): the defaults, overridden by what the file validly says. A file too
+    large or nested too deep for the chip's heap is not parsed: the defaults, and the problem reported."""
     problems = []
+    given = {}
     try:
-        with open(path) as f:
-            given = json.load(f)
-    except OSError:
-        problems.append(path + ": missing")
-        given = {}
-    except ValueError:
-        problems.append(path + ": not valid JSON")
-        given = {}
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            problems.append(path + ": over " + str(MAX_BYTES // 1024) + " KB, not read")
+        else:
+            given = store.loads(data, MAX_DEPTH)
+    except OSError as exc:
+        problems.append(path + (": missing" if exc.args[0] == errno.ENOENT else ": not a readable file"))
+    except MemoryError:
+        problems.append(path + ": too large for the heap, not read")
+    except ValueError as exc:
+        problems.append(path + ": not valid JSON" + (" (" + str(exc.args[0]) + ")" if "nested" in str(exc) else ""))
     return merge(DEFAULTS, given, "", problems), problems

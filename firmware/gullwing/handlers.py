@@ -16,7 +16,7 @@ from gullwing.faults import reason
 from gullwing.protocol import BAD_ARG, BUSY, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
 from gullwing.rcin import STATE_NAMES as RC_STATES
 from gullwing.throttle import HOST
-from gullwing.tuning import calibrate_request, config_request
+from gullwing.tuning import calibrate_request, config_request, ready_doors
 
 USAGE = {
     "door": "door left|right|both open|close|toggle|stop [ms] | to <deg> [ms]",
@@ -102,7 +102,7 @@ def _status(app, args, now_ms):
 
 
 def _door(app, args, now_ms):
-    doors = _doors(app)
+    doors = ready_doors(app)
     side = protocol.choice(args, 0, "door", ("left", "right", "both"))
     verb = protocol.choice(args, 1, "action", ("open", "close", "toggle", "stop", "to"))
     deg = None
@@ -114,13 +114,6 @@ def _door(app, args, now_ms):
     protocol.no_more(args, at + 1)
     doors.command(now_ms, side, verb, deg, None if ms < 0 else ms)
     return doors.status()
-
-
-def _doors(app):
-    if app.doors is None:
-        why = app.problems if app.safe_mode is None else ["safe mode, " + app.safe_mode]
-        raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(why)[:80])
-    return app.doors
 
 
 def _engine(app, args, now_ms):

@@ -2,11 +2,15 @@
 the board.
 
 A stream's own readline() waits inside the call until a newline comes, so a terminal typing a
-request key by key would stall the control loop (and the watchdog would reset the board). This
-reader takes only the bytes that are there, and holds at most one line's worth: an overlong line
-is cut at MAX_LINE + 3 bytes, which the protocol answers `err too_long`, and the rest of it is
-dropped as it arrives, so no input, however long, grows the heap. `\\n`, `\\r\\n` and a lone `\\r`
-(a terminal's Enter key) all end a line; the empty line between `\\r` and `\\n` gets no reply.
+request key by key would stall the control loop (and the watchdog would reset the board); and a
+reader that takes whatever is waiting before it lets go would stall it just as well under a flood
+(a host on native USB refills the console's input as fast as the board empties it). This reader
+takes only the bytes that are there, at most SLICE of them per turn before it yields to the other
+tasks, and holds at most one line's worth in a buffer of its own: an overlong line keeps its first
+MAX_LINE + 1 bytes, which the protocol answers `err too_long` once, when its end comes, and the rest
+of it is dropped as it arrives, so no input, however long, grows the heap or holds up the tick.
+`\\n`, `\\r\\n` and a lone `\\r` (a terminal's Enter key) all end a line; the empty line between `\\r`
+and `\\n` gets no reply.
 """
 
 import asyncio
@@ -15,44 +19,85 @@ import time
 
 from gullwing.protocol import MAX_LINE
 
-LIMIT = MAX_LINE + 3  # one byte past what the protocol takes with a line ending: too long
+LIMIT = MAX_LINE + 1  # one byte past what the protocol takes: too long, whatever the bytes
+SLICE = 64  # bytes read per turn (some tens of microseconds each on the chip): the tick waits a few ms at most
 
 
 class LineReader:
-    def __init__(self, stream, limit=LIMIT):
+    """Lines from any stream that has readinto() and either any() (a UART) or poll (the console)."""
+
+    def __init__(self, stream, limit=LIMIT, slice_bytes=SLICE):
         self._stream = stream
-        self._wait = asyncio.StreamReader(stream)
-        self._ready = select.poll()
-        self._ready.register(stream, select.POLLIN)
-        # a UART says what is waiting with any(); a poll of an object that is not a file descriptor
-        # costs a millisecond on the unix port (extmod/modselect.c), too slow to ask after every byte
+        self._wait = None  # asyncio's stream over it, made at the first wait
+        # A UART says how many bytes wait (machine_uart.c: mp_machine_uart_any); the console only that
+        # one does (ports/esp32/mphalport.c: mp_hal_stdio_poll), and asking it for more than wait would
+        # block until they come (shared/runtime/sys_stdio_mphal.c: stdio_buffer_read), so every stream
+        # is read a byte at a time. A poll of an object that is not a file descriptor costs a millisecond
+        # on the unix port (extmod/modselect.c), too slow to ask after every byte: any() where there is one.
         self._any = getattr(stream, "any", None)
+        if self._any is None:
+            ready = select.poll()
+            ready.register(stream, select.POLLIN)
+            self._poll = getattr(ready, "ipoll", ready.poll)  # ipoll reuses its tuple: no garbage per byte
+        self._byte = bytearray(1)
+        self._line = bytearray(limit + 1)  # the one line held, with room for the "\n" it is handed out with
+        self._view = memoryview(self._line)
+        self._length = 0
         self._limit = limit
-        self._line = bytearray()
+        self._slice = slice_bytes
+        self._known = 0  # bytes known to be waiting
 
     async def readline(self):
-        """The next line with its ending (bytes); b"" when the stream has ended."""
-        while True:
-            byte = await self._wait.read(1)
-            while byte:
-                line = self._take(byte[0])
-                if line is not None:
-                    return line
-                if not (self._any() if self._any is not None else self._ready.poll(0)):
-                    break
-                byte = self._stream.read(1)
-            if not byte:
-                if byte is None:
-                    continue  # a stream may call itself readable with nothing to give
-                return b""
+        """The next line with its ending (bytes); b"" when the stream has ended.
 
-    def _take(self, b):
+        Each turn waits in the event loop's poll until the stream is readable (MicroPython's asyncio
+        stream: every task that is due runs first), then reads that byte and at most a slice more."""
+        if self._wait is None:
+            self._wait = asyncio.StreamReader(self._stream)
+        while True:
+            line = self._took(await self._wait.readinto(self._byte))
+            if line is None:
+                line = self.take()
+            if line is not None:
+                return line
+
+    def take(self):
+        """At most a slice of the bytes waiting, read without waiting: a line with its ending when one
+        ended, b"" when the stream has ended, else None (the rest of the line is read at the next turn)."""
+        for _ in range(self._slice):
+            if not self._known:
+                self._known = self._waiting()
+                if not self._known:
+                    return None
+            self._known -= 1
+            line = self._took(self._stream.readinto(self._byte))
+            if line is not None:
+                return line
+        return None
+
+    def _waiting(self):
+        if self._any is not None:
+            return self._any()
+        for _ in self._poll(0):
+            return 1  # readable: a byte waits, or the stream has ended
+        return 0
+
+    def _took(self, got):
+        # what a read of one byte gave: a line when the byte ended one, b"" at the stream's end
+        if got is None:
+            self._known = 0  # a stream may call itself readable with nothing to give
+            return None
+        if not got:
+            return b""
+        b = self._byte[0]
         if b == 10 or b == 13:
-            line = bytes(self._line) + b"\n"
-            self._line = bytearray()
-            return line
-        if len(self._line) < self._limit:
-            self._line.append(b)
+            end = self._length
+            self._line[end] = 10
+            self._length = 0
+            return bytes(self._view[:end + 1])
+        if self._length < self._limit:
+            self._line[self._length] = b
+            self._length += 1
         return None
 
 

@@ -48,16 +48,16 @@ def parse(line):
     A ProtocolError raised after the id was read carries it in `req_id`, so the reply can echo it."""
     if isinstance(line, str):
         line = line.encode()  # the same checks for text: full-width digits must not pass for 45
-    if len(line) > MAX_LINE + 2:
+    end = len(line)
+    while end and (line[end - 1] == 10 or line[end - 1] == 13):
+        end -= 1  # the line ending does not count
+    if end > MAX_LINE:  # by its bytes, before what they are: a long line is too long, whatever it holds
         raise _with_id(None, TOO_LONG, "line longer than " + str(MAX_LINE) + " bytes")
+    line = bytes(line[:end])
     for b in line:
         if b > 126 or (b < 32 and b not in (9, 10, 13)):
             raise _with_id(None, BAD_ARG, "not printable ASCII (byte " + str(b) + ")")
-    line = bytes(line).decode()
-    line = line.rstrip("\r\n")
-    if len(line) > MAX_LINE:
-        raise _with_id(None, TOO_LONG, "line longer than " + str(MAX_LINE) + " bytes")
-    words = line.split()
+    words = line.decode().split()
     req_id = None
     if words and words[0].startswith("#"):
         req_id = words.pop(0)[1:]

@@ -8,7 +8,10 @@ time since the last good pulse are possible; the throttle is the median of the l
 a switch moves only when two frames running agree.
 
 Split of work: the handlers store ints into fields made at construction; `poll(now_us)`, called by
-the control tick, turns them into throttle, switch flips and the failsafe. Neither allocates.
+the control tick, turns them into throttle, switch flips and the failsafe. Neither allocates. The
+failsafe's deadline is kept by the tick, not by a machine.Timer re-armed per pulse: on the ESP32 a
+Timer's callback is scheduled like a Pin handler (machine_timer.c: machine_timer_handler), and the
+throttle and the motor are the tick's to close, so LOSS_US leaves room for one tick instead.
 docs/rc.md covers wiring, transmitter setup and the failsafe.
 """
 
@@ -21,7 +24,16 @@ from gullwing import schema
 PULSE_MIN_US = schema.RC["min_us"][1]  # shorter or longer "pulses" (800, 2200) are noise, whatever the receiver
 PULSE_MAX_US = schema.RC["max_us"][2]
 MIN_PERIOD_US = 8000  # good pulses closer than this (above 125 frames/s) are not a receiver's frames
-LOSS_US = 100_000  # no good pulse for this long: the channel is lost
+# The failsafe's budget: throttle closed within FAILSAFE_US of the end of the last good pulse (SBUS's and ESC
+# firmware's 100 ms). poll() runs on the control tick, so a loss is seen up to one TICK_US after LOSS_US has
+# passed: LOSS_US leaves that tick and LATE_TICK_US (a tick run late) inside the budget. At 72 ms it still
+# outlasts a dropout of DROPOUT_FRAMES: three frames between good pulses are 66 ms at the slowest common
+# frame (22 ms), plus 1.4 ms when the next pulse is wider, so a receiver skipping two frames never fails safe.
+FAILSAFE_US = 100_000
+TICK_US = 20_000  # the app's control tick: one servo frame
+LATE_TICK_US = 8_000
+DROPOUT_FRAMES = 2
+LOSS_US = FAILSAFE_US - TICK_US - LATE_TICK_US  # no good pulse (from its falling edge) this long: the channel is lost
 MIN_SPAN_US = 200  # max_us at least this far above min_us
 MIN_TRAVEL_US = 100  # throttle travel beyond the deadband
 SWITCH_FRAMES = 2  # a switch position must read the same on this many frames running
@@ -77,13 +89,15 @@ def _median3(a, b, c):
 class Channel:
     """One receiver channel on one input pin. The interrupt handler keeps the last good pulse:
     `width` (us), `stamp` (ticks_us at its falling edge) and `frames`, a count of good pulses that
-    poll() compares to see a new one; `rejected` counts pulses refused as noise."""
+    poll() compares to see a new one; `lapses` counts good pulses that ended LOSS_US or more after the
+    one before (a loss over before a tick could see it); `rejected` counts pulses refused as noise."""
 
     def __init__(self, pin):
         self.pin = pin
         self.width = 0
         self.stamp = 0
         self.frames = 0
+        self.lapses = 0
         self.rejected = 0
         self._rise = 0  # ticks_us of the rising edge of the pulse in progress
         self._high = 0  # 1 between a rising edge and its falling edge
@@ -107,6 +121,8 @@ class Channel:
                 self._has_last and 0 <= time.ticks_diff(self._rise, self._last_rise) < MIN_PERIOD_US):
             self.rejected = (self.rejected + 1) & _COUNT_MASK
             return
+        if self._has_last and time.ticks_diff(now, self.stamp) >= LOSS_US:
+            self.lapses = (self.lapses + 1) & _COUNT_MASK
         self._last_rise = self._rise
         self._has_last = 1
         self.width = width
@@ -125,18 +141,26 @@ class _Fresh:
     def __init__(self, channel):
         self.channel = channel
         self.frames = 0
+        self.lapses = 0
         self.stamp = 0
         self.seen = 0  # 1 once a pulse arrived; 0 again while lost
+        self.lapsed = 0  # 1 when the new pulse ends a loss that fell between two polls
 
     def update(self, now_us):
-        """1 if a new pulse arrived since the last call, else 0 (and `seen` cleared when lost)."""
+        """1 if a new pulse arrived since the last call, else 0 (and `seen` cleared when lost). A loss
+        is a gap of LOSS_US between good pulses whatever the tick's phase: one that ended between two
+        polls (a dropout of three frames) sets `lapsed` with the pulse that ended it."""
         ch = self.channel
         frames = ch.frames
         if frames != self.frames:
             self.frames = frames
             self.stamp = ch.stamp
+            lapses = ch.lapses
+            self.lapsed = 1 if lapses != self.lapses and self.seen else 0
+            self.lapses = lapses
             self.seen = 1
             return 1
+        self.lapsed = 0
         if self.seen and time.ticks_diff(now_us, self.stamp) >= LOSS_US:
             self.seen = 0
         return 0
@@ -164,6 +188,9 @@ class _Switch:
                 self.position = -1  # lost: where it comes back is not a flip
                 self._count = 0
             return -1
+        if fresh.lapsed:
+            self.position = -1  # lost meanwhile: as above
+            self._count = 0
         width = fresh.channel.width
         level = 1 if width > self.high_us else 0 if width < self.low_us else -1
         if level < 0 or level == self.position:
@@ -247,11 +274,13 @@ class Receiver:
             self._w0 = self._w1
             self._w1 = self._w2
             self._w2 = self.throttle_channel.width
+        if fresh.lapsed:
+            self._closed_run = 0  # a loss came between two polls: the frames before it do not count
         if self.state == CONTROL:
-            if new:
-                self.throttle_pct = self.pct_of(_median3(self._w0, self._w1, self._w2))
-            elif not fresh.seen:
+            if fresh.lapsed or not fresh.seen:
                 self._lose()
+            elif new:
+                self.throttle_pct = self.pct_of(_median3(self._w0, self._w1, self._w2))
         elif new:
             if self.pct_of(self._w2) == 0:
                 self._closed_run += 1

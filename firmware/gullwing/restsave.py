@@ -30,6 +30,7 @@ class RestSaver:
         self._left = doors.left.pulse  # the pulses of the last record (or restored at boot)
         self._right = doors.right.pulse
         self._last = None  # ticks_ms of the last write while the interval runs, else None
+        self._stopped = False  # estop or a fault stopped the doors: the next rest is saved at once
 
     @property
     def changed(self):
@@ -41,12 +42,23 @@ class RestSaver:
         interval since the last write is over. Returns whether a record was written."""
         if self._last is not None and ticks_diff(now, self._last) >= self.interval_ms:
             self._last = None  # forgotten once over: no ticks_diff across the clock's wrap
-        if self._last is not None or self.doors.moving or not self.changed:
+        if self.doors.moving:
+            return False
+        if not self.changed:
+            self._stopped = False  # they stopped where the record says
+            return False
+        if self._last is not None and not self._stopped:
             return False
         return self._save(now)
 
+    def stopped(self):
+        """Estop or a fault stopped the doors (from the tick, which never writes flash): the next look
+        saves where they rest even within the interval, so that a power cut after a stop finds them.
+        One write per stop at most: a stop is a person's or a fault's, not a showroom loop's."""
+        self._stopped = True
+
     def save_now(self):
-        """Before a planned stop (Ctrl-C, estop, a deploy), after the doors were told to stop: saves
+        """Before a planned stop (Ctrl-C, a deploy, a crash), after the doors were told to stop: saves
         the pulse each servo holds now, moving or not, if it changed. A door stopped mid-move holds
         that pulse from then on (nothing ticks it on), so that is where a power-up finds it."""
         if not self.changed:
@@ -60,6 +72,7 @@ class RestSaver:
             self.poll(ticks_ms())
 
     def _save(self, now):
+        self._stopped = False
         self._last = now  # a failed write waits out the interval too before the next try
         doors = self.doors
         try:

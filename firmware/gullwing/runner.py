@@ -7,14 +7,14 @@ exception that ends the firmware is a crash, counted (crashes.py), and resets th
 """
 
 import asyncio
+import os
 import sys
 import time
 
 import machine
 
-from gullwing import VERSION, config
+from gullwing import VERSION, halt
 from gullwing import crashes as crashes_mod
-from gullwing.app import App, make_dir
 from gullwing.faults import reason, task_failed
 from gullwing.lines import LineReader, LineWriter
 
@@ -109,32 +109,41 @@ async def main(app, wdt=None, uart=None, crashes=None):
     await serial(app, LineReader(sys.stdin.buffer), console)
 
 
-def run(state_dir="/state"):
-    """The firmware: a crash is counted and resets the board (in safe mode the REPL stays)."""
-    print("gullwing " + VERSION)
+def start(state_dir, safe_mode):
+    """The app and its second channel. The parts are imported here, inside the crash counter: a module
+    that cannot be loaded, or a configuration that exhausts the heap, is a crash like any other."""
+    from gullwing import config
+    from gullwing.app import App
+
     cfg, problems = config.load()
-    make_dir(state_dir)
+    app = App(cfg, time.ticks_ms(), state_dir, problems, safe_mode)
+    return app, open_uart(app.cfg, app.problems)
+
+
+def run(state_dir="/state"):
+    """The firmware: a crash is counted and resets the board. In safe mode a crash leaves the REPL, and a
+    start that fails raises (main.py then answers in its minimal safe mode)."""
+    print("gullwing " + VERSION)
+    try:
+        os.mkdir(state_dir)
+    except OSError:
+        pass  # there already
     crashes = crashes_mod.Crashes(state_dir + "/crashes")
     safe_mode = crashes.boot(machine.reset_cause() == machine.WDT_RESET)
-    app = App(cfg, time.ticks_ms(), state_dir, problems, safe_mode)
-    uart = open_uart(cfg, app.problems)
+    try:
+        app, uart = start(state_dir, safe_mode)
+    except Exception as exc:  # MemoryError included
+        crashes.crashed("start: " + type(exc).__name__ + ": " + reason(exc))
+        if safe_mode is not None:
+            raise
+        print("gullwing crashed at its start:")
+        sys.print_exception(exc)
+        machine.reset()
+        return  # not reached on the chip
     try:
         wdt = machine.WDT(timeout=WDT_MS)  # inside: a Ctrl-C from here on stretches it for the REPL
         asyncio.run(main(app, wdt, uart, crashes))
-    except KeyboardInterrupt:
-        machine.WDT(timeout=REPL_WDT_MS)  # it cannot be stopped: stretched, so the REPL stays
-        app.stop(time.ticks_ms())
-        print("gullwing stopped: motor off, doors held; the REPL is yours")
-    except Exception as exc:
-        machine.WDT(timeout=REPL_WDT_MS)
-        crashes.crashed(type(exc).__name__ + ": " + reason(exc))
-        try:
-            app.stop(time.ticks_ms())
-        except Exception:
-            pass  # the board resets anyway
-        print("gullwing crashed:")
-        sys.print_exception(exc)
-        if safe_mode is None:
-            machine.reset()
+    except BaseException as exc:  # Ctrl-C, a crash, a soft reset: the model left safe, uninterrupted
+        halt.end(app, exc, crashes, safe_mode is None)
     finally:
         asyncio.new_event_loop()

@@ -56,7 +56,8 @@ UART = {  # the second command channel on pins uart_tx/uart_rx (HC-05 modules: 9
 
 
 def span(low, high, unit=""):
-    return str(low) + ".." + str(high) + (" " + unit if unit else "")
+    """`low..high unit` (one value when the relations leave only one)."""
+    return (str(low) if low == high else str(low) + ".." + str(high)) + (" " + unit if unit else "")
 
 
 def whole(key, value, low, high, unit="", why=""):

@@ -5,7 +5,7 @@ config.json itself stays what `gullwing deploy` wrote."""
 import json
 import os
 
-from gullwing import config
+from gullwing import config, store
 from gullwing.store import Store
 
 
@@ -26,11 +26,14 @@ class Settings:
         saved = {}
         if payload is not None:
             try:
-                saved = json.loads(payload)
-            except ValueError:
+                saved = store.loads(payload, 1)  # {dotted key: value}: flat
+            except (ValueError, MemoryError):
                 saved = None
             if not isinstance(saved, dict):
-                problems.append("settings: not a settings record; config.json alone is used")
+                # its CRC is right, so it was written so: kept for inspection, out of the way of the next save
+                self.store.set_aside()
+                problems.append("settings: not a settings record, set aside as " + self.store.paths[0] + ".bad;"
+                                " config.json alone is used")
                 saved = {}
         out = config.overlay(cfg, saved, problems)
         self.values = {}

@@ -36,6 +36,37 @@ def parse(data):
     return seq, bytes(data[_HEAD:_HEAD + size])
 
 
+def too_deep(text, depth):
+    """Whether JSON `text` nests arrays or objects more than `depth` levels deep. Scanned before parsing:
+    the parser recurses once per level, and a few hundred levels exhaust a small chip's stack or heap."""
+    level = 0
+    quoted = escaped = False
+    for c in text:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif c == 92:  # backslash
+                escaped = True
+            elif c == 34:  # "
+                quoted = False
+        elif c == 34:
+            quoted = True
+        elif c == 91 or c == 123:  # [ {
+            level += 1
+            if level > depth:
+                return True
+        elif c == 93 or c == 125:  # ] }
+            level -= 1
+    return False
+
+
+def loads(data, depth):
+    """JSON bytes parsed, after the nesting scan; ValueError when not JSON or nested too deep."""
+    if too_deep(data, depth):
+        raise ValueError("nested more than " + str(depth) + " levels deep")
+    return json.loads(data)
+
+
 def _newer(a, b):
     # sequence numbers compare modulo 2**32, so even a wrap keeps the order
     return 0 < ((a - b) & _SEQ_MASK) < 0x80000000
@@ -63,6 +94,24 @@ class Store:
         self._loaded = True
         return None if best is None else best[1]
 
+    def set_aside(self, suffix=".bad"):
+        """Rename both slots (kept for inspection, replacing an earlier pair set aside): the next load
+        finds no record and the next save starts afresh."""
+        import os
+
+        for path in self.paths:
+            try:
+                os.rename(path, path + suffix)
+            except OSError:
+                try:  # FAT refuses to rename over a file
+                    os.remove(path + suffix)
+                    os.rename(path, path + suffix)
+                except OSError:
+                    pass  # no such slot
+        self._seq = None
+        self._slot = 1
+        self._loaded = True
+
     def save(self, payload):
         """Write `payload` as the newest record, into the slot not holding the current one."""
         payload = bytes(payload)
@@ -83,7 +132,7 @@ class Store:
         if payload is None:
             return None
         try:
-            data = json.loads(payload)
+            data = loads(payload, 1)  # a flat record
         except ValueError:
             return None
         return data if isinstance(data, dict) else None

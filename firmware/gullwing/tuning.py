@@ -93,11 +93,10 @@ def calibrate_request(app, args):
         protocol.no_more(args, 1)
         _save(app)
         return {"saved": len(app.settings.values)}
-    if app.doors is None:
-        raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(app.problems)[:80])
+    doors = ready_doors(app)
     side = protocol.choice(args, 0, "door", SIDES)
     action = protocol.choice(args, 1, "calibrate", ("jog", "closed", "open"))
-    door = app.doors.side(side)
+    door = doors.side(side)
     if action == "jog":
         if len(args) > 2 and args[2][:1] == "+":
             args = args[:2] + [args[2][1:]]
@@ -116,6 +115,14 @@ def calibrate_request(app, args):
     ends[prefix + action + "_us"] = _us(door.pulse)
     change(app, ends)
     return {"side": side, "closed_us": ends[prefix + "closed_us"], "open_us": ends[prefix + "open_us"]}
+
+
+def ready_doors(app):
+    """The app's doors, or `err not_ready` saying why there are none (safe mode, or the problems)."""
+    if app.doors is None:
+        why = app.problems if app.safe_mode is None else ["safe mode, " + app.safe_mode]
+        raise ProtocolError(NOT_READY, "the doors are not set up: " + "; ".join(why)[:80])
+    return app.doors
 
 
 def _save(app):

@@ -4,8 +4,8 @@ The virtual board (host_tools/virtual_board.py) starts one interpreter per boot 
 flash folder is mounted at `/`, boot.py then main.py run, then the REPL serves the wire: the friendly
 REPL, the raw REPL (Ctrl-A) with raw-paste mode, Ctrl-B, and Ctrl-D for a soft reset. A reset ends this
 interpreter with an exit status telling the host how to start the next one, so every boot gets a fresh
-interpreter, as on the chip. Ctrl-C arrives as SIGINT (the host turns the 0x03 byte into one), which
-MicroPython raises as KeyboardInterrupt wherever the code is.
+interpreter, as on the chip. Ctrl-C arrives as a signal whose handler schedules a KeyboardInterrupt, as the
+chip's console does (host_tools/virtual_board.py: INTERPRETER): the code running gets it at its next bytecode.
 
 Settings come from the environment: GW_FLASH (folder), GW_CHIP, GW_UID (hex), GW_TRACE_FD (a pipe for
 the trace's binary rows), GW_RECEIVERS, GW_RC_FD and GW_UARTS (devices wired from outside, see simdevices.py),
@@ -37,7 +37,7 @@ EXIT_SOFT_RESET = 10
 EXIT_SOFT_RESET_RAW = 11
 EXIT_HARD_RESET = 12
 EXIT_WATCHDOG_RESET = 13
-READY = "\x00boardos-ready\n"  # tells the host that Ctrl-C (SIGINT) is now safe to deliver
+READY = "\x00boardos-ready\n"  # tells the host that Ctrl-C is now safe to deliver
 KBD_ON = "\x00kbd-on\n"
 KBD_OFF = "\x00kbd-off\n"
 
@@ -70,7 +70,7 @@ _wire.register(sys.stdin, select.POLLIN)
 
 
 def read_byte():
-    """One byte from the wire; Ctrl-C (SIGINT) comes back as 3, end of input powers the board off.
+    """One byte from the wire; a Ctrl-C that interrupts the wait comes back as 3, end of input powers the board off.
 
     While waiting, the board's clock is read every few milliseconds so that timers and the watchdog
     fire at the REPL prompt too, as on the chip."""
@@ -129,10 +129,31 @@ def _uname_of(chip):
     return lambda: result
 
 
+class _BoardMicropython:
+    """`micropython` with the chip's kbd_intr: the interpreter's own would hand SIGINT back to the system
+    (ports/unix/unix_mphal.c: mp_hal_set_interrupt_char installs SIG_DFL for any other character), and
+    the host's next Ctrl-C would kill the board. Here kbd_intr(-1) tells the host that 0x03 is a plain
+    byte from now on, as the chip's console makes it at once (ports/esp32/uart.c: uart_irq_handler);
+    kbd_intr(3) makes it an interrupt again. Divergence: a Ctrl-C the host sent before it heard is
+    still raised (one the chip's console took just before), and only 0x03 ever interrupts."""
+
+    def __init__(self, real):
+        object.__setattr__(self, "_real", real)
+
+    def kbd_intr(self, char):
+        interrupt_char(char == 3)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
 def take_identity(chip):
-    """From here on, code importing sys or os sees the chip."""
+    """From here on, code importing sys, os or micropython sees the chip."""
+    import micropython
+
     simfs.uname = _uname_of(chip)  # simfs is the board's os
     sys.modules["sys"] = _BoardSys(sys, chip)
+    sys.modules["micropython"] = _BoardMicropython(micropython)
 
 
 def parse_jumpers(spec):
@@ -163,13 +184,14 @@ def _hard_reset_status():
 
 
 def run_file(name, namespace):
-    """pyexec_file(): run boot.py or main.py if present; an error is printed and the boot goes on."""
+    """pyexec_file_if_exists(): run boot.py or main.py if present; an error is printed. Whether it ran
+    without one (a missing file counts as run), which decides whether main.py follows boot.py."""
     try:
         with open(name) as f:
             source = f.read()
     except OSError:
-        return
-    execute(source, namespace, "exec", name)
+        return True
+    return execute(source, namespace, "exec", name)
 
 
 def interrupt_char(enabled):
@@ -179,7 +201,7 @@ def interrupt_char(enabled):
 
 
 def execute(source, namespace, mode="exec", filename="<stdin>"):
-    """Run code the way the REPL does. Resets propagate; other exceptions are printed."""
+    """Run code the way the REPL does. Resets propagate; other exceptions are printed (False)."""
     try:
         interrupt_char(True)
         try:
@@ -192,6 +214,8 @@ def execute(source, namespace, mode="exec", filename="<stdin>"):
         raise Reset(EXIT_SOFT_RESET) from None
     except BaseException as exc:  # KeyboardInterrupt included, as MicroPython prints it
         sys.print_exception(exc)
+        return False
+    return True
 
 
 def banner(chip):
@@ -391,8 +415,8 @@ def main():
         try:
             try:
                 sys.stderr.write(READY)  # from here on a Ctrl-C lands in code that expects it
-                run_file("boot.py", namespace)
-                if repl == FRIENDLY:
+                # ports/esp32/main.c: main.py runs only after a boot.py that ended without an exception
+                if run_file("boot.py", namespace) and repl == FRIENDLY:
                     run_file("main.py", namespace)
             except KeyboardInterrupt:
                 pass  # Ctrl-C during the start: straight to the REPL, as on the chip

@@ -8,6 +8,7 @@ cost it nothing on its tick: a receiver is a stream of edge events in the board'
 and receiver-control pumps run from the board's clock (board.service) and allocate only when bytes move.
 """
 
+import simtrace
 from simboard import CALL_EVENT, board
 
 FRAME_US = 20_000  # a receiver repeats each channel's pulse every 20 ms (50 Hz), as a servo expects
@@ -20,10 +21,13 @@ class Receiver:
     `width_us` is 0 (the signal lost: the line stays low, frames keep their time).
 
     Each frame queues its two edges and the next frame (a call event), so the train never runs out and
-    the queue holds one frame at a time, however long the board runs."""
+    the queue holds one frame at a time, however long the board runs. The trace gets a row whenever the
+    signal changes, at the frame it changes from: `pwm` (50 Hz, duty_ns the pulse) or `off` (no pulses), so
+    a loss's last pulse ended one frame before its `off` row, on the board's clock."""
 
     def __init__(self, gpio, width_us, start_us):
         self.gpio = gpio
+        self._traced_us = 0  # the width the trace last gave (0: no pulses)
         self.set_width(width_us)
         self._next = (self._frame, None)  # the call event's (function, argument), made once
         self._frame_us = start_us
@@ -36,6 +40,12 @@ class Receiver:
 
     def _frame(self, _):
         t = self._frame_us
+        if self.width_us != self._traced_us:
+            self._traced_us = self.width_us
+            if self.width_us:
+                board.record(self.gpio, 1_000_000 // FRAME_US, self.width_us * 1000, simtrace.PWM, 1)
+            else:
+                board.record(self.gpio, 0, 0, simtrace.OFF, 0)
         if self._widths is None:
             self._frame_us = t + FRAME_US
         else:

@@ -622,6 +622,15 @@ def test_doors_stopped_mid_move_by_ctrl_c_resume_where_they_stopped():
 
 
 
+
+def test_in_safe_mode_the_doors_and_calibration_say_why_they_are_not_ready():
+    problems = []
+    cfg = config.merge(config.DEFAULTS, {"pins": PINS}, "", problems)
+    a = app.App(cfg, _now(), _state_dir(), problems, safe_mode="3 crashes within 60 s of boot: watchdog reset")
+    for line in ("door both open", "calibrate left jog 10", "calibrate right closed"):
+        reply = _say(a, line)
+        assert reply.startswith("err not_ready ") and "safe mode, 3 crashes" in reply, reply
+
 # -- the status LED --------------------------------------------------------------------------------
 
 def _led_changes(a, ms):

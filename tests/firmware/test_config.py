@@ -259,3 +259,41 @@ def test_a_settings_save_cut_short_at_any_byte_never_loses_the_last_good_setting
     assert _ok(a, "config get doors.left.open_deg") == {"doors.left.open_deg": 60}
     assert "problems" not in _status(a)
 
+
+
+# -- files a small heap cannot parse ---------------------------------------------------------------
+
+def test_a_config_json_too_large_nested_too_deep_or_a_folder_is_reported_and_the_defaults_used():
+    state = _state_dir()
+    path = state + "/config.json"
+    for text, problem in (('{"board": "' + "x" * 9000 + '"}', path + ": over 8 KB, not read"),
+                          ('{"doors": ' + "[" * 3000 + "]" * 3000 + "}",
+                           path + ": not valid JSON (nested more than 6 levels deep)")):
+        _write(path, text.encode())
+        cfg, problems = config.load(path)
+        assert problems == [problem] and cfg == config.DEFAULTS
+    import os
+
+    os.remove(path)
+    os.mkdir(path)  # a folder where the file should be
+    cfg, problems = config.load(path)
+    assert problems == [path + ": not a readable file"] and cfg == config.DEFAULTS
+    os.rmdir(path)
+
+
+def test_a_settings_record_with_a_valid_crc_but_nested_json_is_set_aside_and_config_json_used():
+    from gullwing import store
+
+    state = _state_dir()
+    s = Settings(state)
+    _write(s.store.paths[0], store.frame(5, b'{"doors.left.open_deg": ' + b"[" * 1500 + b"]" * 1500 + b"}"))
+    problems = []
+    cfg = config.merge(config.DEFAULTS, {"pins": PINS}, "", [])
+    assert config.get(s.over(cfg, problems), "doors.left.open_deg") == 90
+    assert problems == ["settings: not a settings record, set aside as " + s.store.paths[0] + ".bad; "
+                        "config.json alone is used"]
+    assert _read(s.store.paths[0]) == b"" and _read(s.store.paths[0] + ".bad") != b""  # kept for inspection
+    s.set("doors.left.open_deg", 70)
+    s.save()  # the next save starts afresh
+    problems = []
+    assert config.get(Settings(state).over(cfg, problems), "doors.left.open_deg") == 70 and problems == []

@@ -65,6 +65,16 @@ def test_128_bytes_are_read_and_129_are_too_long_whatever_the_ending():
     _refused(b"x" * 5000, TOO_LONG)
 
 
+def test_a_line_is_judged_too_long_by_its_bytes_before_what_they_are():
+    for odd in (b"\xff", b"\x00", b"\xc3\xa9", b"\x1b"):
+        line = b"ping " + b"x" * (129 - 5 - len(odd)) + odd
+        assert len(line) == 129
+        for ending in (b"", b"\n", b"\r\n"):
+            _refused(line + ending, TOO_LONG)
+        _refused(line[1:], BAD_ARG)  # 128 bytes: read, and refused for what they hold
+    _refused("ping " + "\u00e9" * 62, TOO_LONG)  # 124 characters of text, 129 bytes
+
+
 def test_bytes_outside_printable_ascii_are_refused_naming_the_byte():
     for line, byte in ((b"ping\x00", 0), (b"door left open\x1b[A", 27), (b"ping\x7f", 127),
                        (b"door left open \xc3\xa9", 195), (b"#1 ping\x07\n", 7)):

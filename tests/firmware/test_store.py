@@ -134,3 +134,31 @@ def test_a_record_that_is_not_a_dict_reads_as_no_dict():
     s.save(b"\xff not json")
     assert s.load_dict() is None
     assert s.load() == b"\xff not json"
+
+
+def test_json_nested_too_deep_is_refused_before_it_is_parsed():
+    assert store.too_deep(b"[" * 5000 + b"]" * 5000, 6)
+    assert not store.too_deep(b'{"a": {"b": [1, 2]}}', 3) and store.too_deep(b'{"a": {"b": [1, 2]}}', 2)
+    assert not store.too_deep(b'{"a": "[[[{{", "b": "\\"[["}', 1)  # brackets in strings, escaped quotes
+    with raises(ValueError):
+        store.loads(b"[" * 2000 + b"]" * 2000, 1)
+    assert store.loads(b'{"count": 2}', 1) == {"count": 2}
+
+
+def test_a_record_with_a_valid_crc_but_nested_json_reads_as_no_record():
+    s = _store()
+    _write(s.paths[0], store.frame(3, b"[" * 2000 + b"]" * 2000))
+    assert s.load_dict() is None
+
+
+def test_a_record_set_aside_is_kept_and_the_next_save_starts_afresh():
+    s = _store()
+    s.save_dict({"count": 1})
+    s.save_dict({"count": 2})
+    kept = _read(s.paths[1])
+    s.set_aside()
+    assert _read(s.paths[1] + ".bad") == kept and s.load() is None
+    s.save_dict({"count": 9})
+    assert store.Store(s.paths[0][:-2]).load_dict() == {"count": 9}
+    for path in s.paths:
+        os.remove(path + ".bad")

@@ -131,8 +131,8 @@ TICK_PATH = {
 def _frame_words():
     """{(file name, function name): largest frame in words} for the firmware, from the unix port's
     bytecode dump (`micropython -v -v` prints N_STATE and N_EXC_STACK of every code block)."""
-    out = subprocess.run([micropython_binary(), "-v", "-v", "-c", "import gullwing.runner"], capture_output=True,
-                         text=True, env=_ENV, check=True).stdout
+    command = [micropython_binary(), "-v", "-v", "-c", "import gullwing.app, gullwing.lines"]
+    out = subprocess.run(command, capture_output=True, text=True, env=_ENV, check=True).stdout
     words, block = {}, None
     state = 0
     for line in out.splitlines():

@@ -4,7 +4,7 @@ import subprocess
 import time
 
 from host_tools.link import Link
-from tests.host.virtual import BIN, SimProcess
+from tests.host.virtual import BIN, SimProcess, pwm_rows
 
 FRAME_US = 20_000
 CLOSED_LEFT_NS, OPEN_LEFT_NS = 1_000_061, 2_000_122  # the default calibration of the left door
@@ -17,12 +17,7 @@ def _gullwing(sim, *args):
 
 def _rows(sim, pin):
     sim.stop()
-    rows = []
-    for line in sim.trace.read_text().splitlines()[1:]:
-        t_us, gpio, freq, duty, kind, level = line.split(",")
-        if int(gpio) == pin and kind == "pwm":
-            rows.append((int(t_us), int(duty)))
-    return rows
+    return pwm_rows(sim.trace, pin)
 
 
 def test_door_both_open_1500_moves_both_servos_from_closed_to_open_in_1_5_s(deployed):

@@ -80,6 +80,44 @@ def test_ctrl_c_interrupts_a_running_main_and_drops_to_the_repl(board):
         wire.close()
 
 
+def test_ctrl_c_during_boot_py_skips_main_py(board):
+    wire = Wire(board.port)
+    try:
+        wire.send(b"\r")
+        wire.expect(">>> ")
+        (board.flash / "boot.py").write_text("print('boot.py waiting')\nwhile True:\n    pass\n")
+        (board.flash / "main.py").write_text("print('main.py ran')\n")
+        wire.send(b"\r\x04")
+        wire.expect("boot.py waiting")
+        wire.send(b"\x03")
+        seen = wire.expect(">>> ")
+        assert b"KeyboardInterrupt" in seen and b"main.py ran" not in seen
+    finally:
+        wire.close()
+
+
+def test_ctrl_c_in_the_middle_of_a_garbage_collection_leaves_a_working_heap(board):
+    # The chip raises KeyboardInterrupt between bytecodes, never inside the collector, so the heap is never
+    # left locked; code that spends its time collecting is where a Ctrl-C would land inside it.
+    wire = Wire(board.port)
+    try:
+        wire.send(b"\r")
+        wire.expect(">>> ")
+        (board.flash / "main.py").write_text("import gc\nkeep = [[i] for i in range(3000)]\nprint('collecting')\n"
+                                             "while True:\n    gc.collect()\n")
+        for _ in range(3):
+            wire.send(b"\r\x04")
+            wire.expect("collecting")
+            time.sleep(0.05)
+            wire.send(b"\x03")
+            seen = wire.expect(">>> ")
+            assert b"KeyboardInterrupt" in seen and b"MemoryError" not in seen
+            wire.send(b"print(len([0] * 1000))\r")
+            wire.expect("1000\r\n>>> ")
+    finally:
+        wire.close()
+
+
 def test_mpremote_gets_in_even_while_main_runs_forever(board):
     (board.flash / "main.py").write_text("while True:\n    pass\n")
     board.mpremote("soft-reset")  # main.py now loops

@@ -68,6 +68,16 @@ class SimProcess:
         return self.proc.returncode
 
 
+def pwm_rows(trace, pin):
+    """[(t_us, duty_ns)] of every PWM change on `pin` in a trace CSV file (gullwing sim --trace)."""
+    rows = []
+    for line in trace.read_text().splitlines()[1:]:
+        t_us, gpio, _freq, duty, kind, _level = line.split(",")
+        if int(gpio) == pin and kind == "pwm":
+            rows.append((int(t_us), int(duty)))
+    return rows
+
+
 class Wire:
     """The serial port opened directly, for what mpremote does not do (typing, Ctrl-C, Ctrl-D)."""
 
