@@ -17,6 +17,16 @@ MOTOR = 25  # boards/esp32-devkitc.toml
 REPL_WDT_S = 86_400  # what the stop stretches the watchdog to (halt.py)
 
 
+def _motor_stopped(trace, wait_s=1.0):
+    """Whether the motor's last duty in the trace is 0 (the trace reaches the file within `wait_s`)."""
+    deadline = time.monotonic() + wait_s
+    while pwm_rows(trace, MOTOR)[-1][1] != 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _busy_wait(seconds):
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -43,9 +53,9 @@ def double_ctrl_c(port, trace, runs, seed=13):
             seen += wire.expect("wdt ", 5) + wire.expect(">>> ", 5)  # (the echo says 'wdt',)
             wire.seen = b""
             clean = (b"gullwing stopped" in seen and b"Traceback" not in seen and b"rst:" not in seen
-                     and b"wdt " + str(REPL_WDT_S).encode() in seen and pwm_rows(trace, MOTOR)[-1][1] == 0)
+                     and b"wdt " + str(REPL_WDT_S).encode() in seen and _motor_stopped(trace))
             if not clean:
-                failed.append((run, round(gap * 1000, 2), seen[-300:]))
+                failed.append((run, round(gap * 1000, 2), seen[-1500:]))
             wire.send(b"\x04")  # Ctrl-D: the firmware starts again for the next run
             wire.expect("gullwing 0", 10)
             time.sleep(0.3)

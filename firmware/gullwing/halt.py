@@ -83,7 +83,17 @@ def end(app, exc, crashes=None, reset=True):
     """The firmware's end, from runner.run's `except BaseException as exc`. Ctrl-C (KeyboardInterrupt):
     stopped, back to the REPL. A soft reset (SystemExit): stopped, and the reset goes on. Anything else:
     a crash, counted in `crashes`, then machine.reset() if `reset` (not in safe mode, where the REPL
-    stays)."""
+    stays). A Ctrl-C still pending when Ctrl-C went off is raised at the next bytecode that checks, which
+    may be anywhere in here: the whole stop is then done again (each step is harmless twice)."""
+    for _ in range(TRIES + 1):
+        try:
+            _end(app, exc, crashes, reset)
+            return
+        except KeyboardInterrupt:
+            pass
+
+
+def _end(app, exc, crashes, reset):
     ctrl_c_off()
     failed = run_steps(app, time.ticks_ms(), STOP_STEPS)
     if isinstance(exc, SystemExit):

@@ -22,7 +22,7 @@ def setup_function():
 
 
 def teardown_function():
-    halt.machine, halt.kbd_intr, halt.print = machine, _REAL_KBD_INTR, print
+    halt.machine, halt.kbd_intr, halt.print, halt.time = machine, _REAL_KBD_INTR, print, time
     fwtest.remove_temp()
 
 
@@ -41,6 +41,14 @@ class Machine:
         self.resets += 1
 
 
+class Clock:
+    """`time` as halt.py sees it: the board's ticks_ms, its calls counted with the parts' (a pending Ctrl-C
+    is raised at whatever call comes next, the clock's too)."""
+
+    def __init__(self, faults):
+        self.ticks_ms = faults.wrap(time.ticks_ms, KeyboardInterrupt)  # the clock itself never fails
+
+
 class Faults:
     """Every call the stop makes to a part, counted; the `at`th raises `error` (`times` calls in a row)."""
 
@@ -50,10 +58,10 @@ class Faults:
         self.error = error
         self.times = times
 
-    def wrap(self, call):
+    def wrap(self, call, only=BaseException):
         def wrapped(*args, **kwargs):
             self.calls += 1
-            if self.error is not None and self.at <= self.calls < self.at + self.times:
+            if isinstance(self.error, only) and self.at <= self.calls < self.at + self.times:
                 raise self.error
             return call(*args, **kwargs)
         return wrapped
@@ -106,6 +114,7 @@ def _instrument(a, crashes, faults, console):
         for name in names:
             setattr(part, name, faults.wrap(getattr(part, name)))
     halt.machine = Machine(faults)
+    halt.time = Clock(faults)
     halt.kbd_intr = faults.wrap(console.kbd_intr)
     halt.print = faults.wrap(console.print)
     return halt.machine
