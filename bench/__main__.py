@@ -38,9 +38,12 @@ def run_cases(modules=CASE_MODULES):
     return rows
 
 
-def main():
+def main(args=()):
     console = Console()
+    if list(args) == ["sound"]:  # `python -m bench sound`: the sound's section alone
+        return 1 if sound_table(console) else 0
     missed = alloc_table(console)
+    missed += sound_table(console)
     missed += doors_flash(console)
     missed += deploy_table(console)
     missed += roundtrip_table(console)
@@ -73,6 +76,28 @@ def doors_flash(console):
     if proc.returncode != 0:
         raise SystemExit("flash-write count failed under MicroPython:\n" + proc.stdout + proc.stderr)
     return _verdicts(console, [(line[2:], line[0] == "1") for line in proc.stdout.splitlines()])
+
+
+def sound_table(console):
+    """The synthesizer: heap bytes per block (the allocation table's row), host microseconds and callgrind's
+    instructions per second of audio (bench/cases_sound.py, bench/sound_bench.py)."""
+    from bench import sound_bench
+
+    missed = alloc_table(console, ["cases_sound"])
+    seconds = sound_bench.SECONDS
+    proc = _run_micropython("-c", f"import cases_sound\nprint(cases_sound.us_per_audio_second({seconds}))")
+    if proc.returncode != 0:
+        raise SystemExit("sound timing failed under MicroPython:\n" + proc.stdout + proc.stderr)
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([*map(str, MODULE_PATH), ".frozen"]))
+    per_second = sound_bench.instructions_per_second(micropython(), env)
+    table = Table(title=f"The engine's sound, per second of audio ({seconds} s cycle, engine's share taken off)")
+    for column in ("measure", "per second of audio", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    table.add_row("host microseconds (MicroPython unix port)", f"{float(proc.stdout):,.0f}", "-")
+    table.add_row("instructions (callgrind, unix port)", "-" if per_second is None else f"{per_second:,}",
+                  f"<= {sound_bench.TARGET_INSTRUCTIONS:,}")
+    console.print(table)
+    return missed + _verdicts(console, sound_bench.verdicts(per_second))
 
 
 def provision_table(console):
@@ -142,4 +167,4 @@ def _verdicts(console, verdicts):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

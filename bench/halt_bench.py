@@ -17,7 +17,7 @@ MOTOR = 25  # boards/esp32-devkitc.toml
 REPL_WDT_S = 86_400  # what the stop stretches the watchdog to (halt.py)
 
 
-def _motor_stopped(trace, wait_s=1.0):
+def _motor_stopped(trace, wait_s=3.0):
     """Whether the motor's last duty in the trace is 0 (the trace reaches the file within `wait_s`)."""
     deadline = time.monotonic() + wait_s
     while pwm_rows(trace, MOTOR)[-1][1] != 0:

@@ -32,7 +32,7 @@ def damaged():
 
     buf = bytearray(512)
     for path in sorted(files):
-        if not path.endswith(".mpy"):
+        if not path.startswith("/gullwing/"):
             continue  # main.py and boot.py run as source; config.json is read with limits
         h = hashlib.sha256()
         try:

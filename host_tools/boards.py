@@ -44,6 +44,12 @@ ROLES = {
     "shaker": OUTPUT,  # optional: a vibration coil through a transistor, odd tones 11-201 Hz (config voice.shake)
     "led": OUTPUT,
     "uart_tx": OUTPUT,
+    # optional, all three or none: an I2S amplifier (MAX98357A), the engine's voice instead of the buzzer.
+    # The chip is the I2S master, so all three are outputs (ports/esp32/machine_i2s.c:
+    # mp_machine_i2s_init_helper), routed through the GPIO matrix: any GPIO that can drive a pin will do.
+    "i2s_bck": OUTPUT,  # bit clock (BCLK)
+    "i2s_ws": OUTPUT,  # word select (LRCLK)
+    "i2s_dout": OUTPUT,  # the samples (the amplifier's DIN)
     "rc_throttle": INPUT,  # RC receiver channels
     "rc_door": INPUT,
     "rc_engine": INPUT,
@@ -71,9 +77,15 @@ INPUT_ONLY = "input-only"
 NOT_BROKEN_OUT = "not-broken-out"
 USED_TWICE = "used-twice"
 HALF_H_BRIDGE = "half-h-bridge"
+PARTIAL_I2S = "partial-i2s"
 STRAPPING_PIN = "strapping-pin"  # the kinds from here on are warnings
 USB_PIN = "usb-pin"
 CONSOLE_PIN = "console-pin"
+
+I2S_ROLES = ("i2s_bck", "i2s_ws", "i2s_dout")
+# Roles that work only together: (what they make, how to say "all of them", the roles, the problem's kind)
+GROUPS = (("an H-bridge", "both inputs", ("motor_in1", "motor_in2"), HALF_H_BRIDGE),
+          ("an I2S amplifier", "all three signals", I2S_ROLES, PARTIAL_I2S))
 
 _KEYS = {"name": str, "title": str, "chip": str, "module": str, "usb_ids": list, "header": list,
          "led_active_low": bool, "pins": dict, "layout": dict}
@@ -119,6 +131,12 @@ class Board:
         role and whether its status LED lights when its pin is low. Deploys and kit builds both write it."""
         return {"board": self.name, "chip": self.chip_name, "pins": dict(self.pins),
                 "led_active_low": self.led_active_low}
+
+    @property
+    def amplifier(self):
+        """The board wires an I2S amplifier (all three lines; a partial set never loads): it is the engine's
+        voice, and the buzzer's pin stays unconnected."""
+        return all(role in self.pins for role in I2S_ROLES)
 
     def role_of(self, gpio):
         """The role wired to `gpio`, or None."""
@@ -394,11 +412,15 @@ def check_pins(pins, rules, file):
             if found:
                 add(WARNING, key, found[1], _care_hint(rules, output, taken, found[2]), found[0])
         used.setdefault(gpio, role)
-    bridge = [role for role in ("motor_in1", "motor_in2") if role in pins]
-    if len(bridge) == 1:
-        missing = "motor_in2" if bridge == ["motor_in1"] else "motor_in1"
-        add(ERROR, "pins." + missing, "missing: an H-bridge needs both inputs and only " + bridge[0] + " is set",
-            "add " + missing + " = <GPIO>, or remove " + bridge[0], HALF_H_BRIDGE)
+    for what, needs, group, kind in GROUPS:
+        wired = [role for role in group if role in pins]
+        if wired and len(wired) < len(group):
+            missing = [role for role in group if role not in pins]
+            fix = ("add " + " and ".join(role + " = <GPIO>" for role in missing) + ", or remove "
+                   + " and ".join(wired))
+            for role in missing:
+                add(ERROR, "pins." + role, "missing: " + what + " needs " + needs + " and only "
+                    + " and ".join(wired) + (" is" if len(wired) == 1 else " are") + " set", fix, kind)
     return problems
 
 
@@ -433,7 +455,8 @@ def _free_pins_hint(rules, output, taken):
         careful = rules.free(output, taken, care=True)
         return ("every GPIO of " + where + " that needs no care is taken"
                 + ("; free ones that need care: " + ", ".join(str(g) for g in careful) if careful else "")
-                + "; or leave out an optional role (rc_engine, motor_in1/motor_in2, shaker) to free its pin")
+                + "; or leave out an optional role (rc_engine, motor_in1/motor_in2, shaker, the amplifier's "
+                + "i2s_bck/i2s_ws/i2s_dout) to free its pins")
     # Strapping, native-USB and UART0 pins work but can stop the board booting or its console: not offered.
     return "free GPIOs for " + kind + " on " + where + ": " + ", ".join(str(g) for g in free)
 

@@ -1,4 +1,8 @@
-"""Compiling the firmware with mpy-cross: `.mpy` for the package, main.py and boot.py stay source.
+"""Compiling the firmware with mpy-cross: `.mpy` for the package, main.py and boot.py stay source. Modules with
+machine code (@micropython.viper/native) are built for the board's architecture (an .mpy's machine code loads
+only there: the deploy reads it from the board's sys.implementation._mpy); without one they go as source,
+which the board compiles itself at a cost of heap it may not have. The check builds them for every chip's
+architecture.
 
 `python -m host_tools.build --check` compiles every firmware file and names each one that fails;
 `make test` runs it so that syntax MicroPython lacks never reaches a board.
@@ -16,6 +20,17 @@ from pathlib import Path
 from host_tools import FIRMWARE_DIR, ROOT
 
 SOURCE_ONLY = ("main.py", "boot.py")  # MicroPython runs these by name, as source
+NATIVE = ("gullwing/synth.py",)  # machine code
+ARCHS = ("xtensawin", "rv32imc")  # ESP32, S2 and S3; C3
+# mpy-cross's -march names by the arch number in sys.implementation._mpy (py/persistentcode.h: MP_NATIVE_ARCH_*)
+ARCH_NAMES = ("", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+              "xtensawin", "rv32imc", "rv64imc")
+
+
+def arch_of(mpy):
+    """The -march name for a board whose sys.implementation._mpy is `mpy`; None when it runs no machine code."""
+    number = (mpy >> 10) & 0xF
+    return ARCH_NAMES[number] or None if number < len(ARCH_NAMES) else None
 CACHE_DIR = ROOT / "build" / "mpy-cache"
 
 
@@ -32,22 +47,25 @@ def mpy_cross_binary():
     return str(candidate) if candidate.exists() else "mpy-cross"
 
 
-def compile_file(source, target, root=FIRMWARE_DIR):
-    """Compile one file; the error names the file as the firmware tree knows it.
+def compile_file(source, target, root=FIRMWARE_DIR, arch=None):
+    """Compile one file (with machine code for `arch`); the error names the file as the firmware tree knows it.
 
     Results are cached by content (source, its name on the board, mpy-cross version), so a redeploy
     of unchanged firmware does not run mpy-cross again."""
     target.parent.mkdir(parents=True, exist_ok=True)
     rel = source.relative_to(root)
-    key = hashlib.sha256(source.read_bytes() + b"\0" + str(rel).encode() + b"\0" + _mpy_cross_version())
+    key = hashlib.sha256(source.read_bytes() + b"\0" + str(rel).encode() + b"\0" + str(arch).encode() + b"\0"
+                         + _mpy_cross_version())
     cached = CACHE_DIR / (key.hexdigest() + ".mpy")
     if cached.exists():
         shutil.copyfile(cached, target)
         return
-    proc = subprocess.run([mpy_cross_binary(), "-s", str(rel), "-o", str(target), str(source)],
+    march = [] if arch is None else ["-march=" + arch]
+    proc = subprocess.run([mpy_cross_binary(), *march, "-s", str(rel), "-o", str(target), str(source)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BuildError("mpy-cross cannot compile firmware/" + str(rel) + ":\n" + proc.stderr.strip())
+        raise BuildError("mpy-cross cannot compile firmware/" + str(rel) + ("" if arch is None else " for " + arch)
+                         + ":\n" + proc.stderr.strip())
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(target, cached)
 
@@ -57,17 +75,20 @@ def _mpy_cross_version():
     return subprocess.run([mpy_cross_binary(), "--version"], capture_output=True, check=True).stdout
 
 
-def build(out_dir, root=FIRMWARE_DIR):
-    """Compile the tree that lands on the board; returns {path on the board: local file}.
+def build(out_dir, root=FIRMWARE_DIR, arch=None):
+    """Compile the tree that lands on a board whose machine code is `arch` (None: unknown); returns {path on
+    the board: local file}.
 
     Every file is compiled, so a syntax error anywhere stops the build; main.py and boot.py then go
-    to the board as source all the same."""
+    to the board as source all the same, and so does machine code for no known `arch`."""
     files = {}
     for source in firmware_sources(root):
         rel = source.relative_to(root)
         target = Path(out_dir) / rel.with_suffix(".mpy")
-        compile_file(source, target, root)
-        if str(rel) in SOURCE_ONLY:
+        native = str(rel) in NATIVE
+        for each in (arch,) if native and arch else _archs(rel):
+            compile_file(source, target, root, each)
+        if str(rel) in SOURCE_ONLY or (native and not arch):
             files[str(rel)] = source
         else:
             files[str(rel.with_suffix(".mpy"))] = target
@@ -79,11 +100,16 @@ def check(root=FIRMWARE_DIR):
     errors = []
     with tempfile.TemporaryDirectory() as tmp:
         for source in firmware_sources(root):
-            try:
-                compile_file(source, Path(tmp) / "out.mpy", root)
-            except BuildError as exc:
-                errors.append(str(exc))
+            for arch in _archs(source.relative_to(root)):
+                try:
+                    compile_file(source, Path(tmp) / "out.mpy", root, arch)
+                except BuildError as exc:
+                    errors.append(str(exc))
     return errors
+
+
+def _archs(rel):
+    return ARCHS if str(rel) in NATIVE else (None,)
 
 
 def main(argv=None):

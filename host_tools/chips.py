@@ -14,7 +14,8 @@ def _span(first, last):
 
 class Chip:
     def __init__(self, name, gpios, flash, no_pin, input_only, strapping, usb, console, ledc_modes,
-                 ledc_channels, ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs, uarts, heap_kb):
+                 ledc_channels, ledc_timers, ledc_timer_bits, ref_tick, hw_timers, cpu_freqs, uarts, heap_kb,
+                 i2s=0):
         self.name = name
         self.gpios = gpios  # every GPIO number the chip has
         self.flash = flash  # wired to the SPI flash inside the module: any use crashes the board
@@ -35,6 +36,8 @@ class Chip:
         self.cpu_freqs = cpu_freqs
         # SOC_UART_NUM of ESP-IDF's soc_caps.h: ports/esp32/machine_uart.c accepts UART(0) .. UART(uarts - 1)
         self.uarts = uarts
+        # SOC_I2S_NUM of ESP-IDF's soc_caps.h: ports/esp32/machine_i2s.c accepts I2S(0) .. I2S(i2s - 1)
+        self.i2s = i2s
         # the firmware's heap, in KB: MICROPY_GC_INITIAL_HEAP_SIZE of the stock build (ports/esp32/mpconfigport.h:
         # 56 KB on the ESP32, 64 KB elsewhere) doubled by the one automatic growth (py/gc.c: gc_try_add_heap)
         # each chip's internal RAM is sized for; PSRAM not counted
@@ -88,7 +91,7 @@ _add(Chip(
     console=(1, 3),
     ledc_modes=2, ledc_channels=8, ledc_timers=4, ledc_timer_bits=20, ref_tick=True,
     hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
-    uarts=3, heap_kb=2 * 56,
+    uarts=3, heap_kb=2 * 56, i2s=2,
 ))
 _add(Chip(
     "ESP32-S2",
@@ -101,7 +104,7 @@ _add(Chip(
     console=(43, 44),
     ledc_modes=1, ledc_channels=8, ledc_timers=4, ledc_timer_bits=14, ref_tick=True,
     hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
-    uarts=2, heap_kb=2 * 64,
+    uarts=2, heap_kb=2 * 64, i2s=1,
 ))
 _add(Chip(
     "ESP32-S3",
@@ -115,7 +118,7 @@ _add(Chip(
     console=(43, 44),
     ledc_modes=1, ledc_channels=8, ledc_timers=4, ledc_timer_bits=14, ref_tick=False,
     hw_timers=(0, 1, 2, 3), cpu_freqs=(80_000_000, 160_000_000, 240_000_000),
-    uarts=3, heap_kb=2 * 64,
+    uarts=3, heap_kb=2 * 64, i2s=2,
 ))
 _add(Chip(
     "ESP32-C3",
@@ -130,7 +133,7 @@ _add(Chip(
     console=(21, 20),
     ledc_modes=1, ledc_channels=6, ledc_timers=4, ledc_timer_bits=14, ref_tick=False,
     hw_timers=(0, 1), cpu_freqs=(80_000_000, 160_000_000),
-    uarts=2, heap_kb=2 * 64,
+    uarts=2, heap_kb=2 * 64, i2s=1,
 ))
 
 

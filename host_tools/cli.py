@@ -131,7 +131,11 @@ def cli():
                    "`GPIO off` changes a channel's pulses while the board runs.")
 @click.option("--download", is_flag=True,
               help="Power up with BOOT held: the ROM loader answers esptool on the port (`--before no-reset`).")
-def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers, download):
+@click.option("--audio", "audio_path", type=click.Path(dir_okay=False), default=None, metavar="FILE.wav",
+              help="Record what an I2S amplifier on the board plays: a 16-bit mono WAV from power-on, on the "
+                   "trace's clock, at the rate of the first I2S to play (16000 if none does), valid while it grows.")
+def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers, download,
+        audio_path):
     """Run a virtual board: MicroPython behind a serial port that every tool can use.
 
     The first line printed is `port: /dev/pts/N`. It boots like an ESP32 (boot.py, then main.py), answers
@@ -163,7 +167,8 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
     usb_console = bool(board.usb_ids) and board.usb_ids[0].startswith("303a:")  # Espressif's own USB
     vb = VirtualBoard(chip=board.chip_name, flash_dir=flash_dir, trace_path=trace_path, heap_kb=heap_kb,
                       baud=baud, flash_kb=flash_kb, name=board.name, jumpers=wires, start_ms=start_ms,
-                      usb_console=usb_console, receivers=channels, uarts=uart_ids, download=download)
+                      usb_console=usb_console, receivers=channels, uarts=uart_ids, download=download,
+                      audio_path=audio_path)
     port = vb.start()
     click.echo("port: " + port)
     for uart_id, wired in vb.uart_ports.items():
@@ -172,7 +177,8 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
         click.echo("rc: " + vb.receiver_port.port)
     click.echo("rfc2217: rfc2217://127.0.0.1:" + str(vb.rfc2217_port))
     click.echo("board: " + board.name + " (" + board.chip_name + "), flash: " + str(vb.flash_dir)
-               + ("" if not trace_path else ", trace: " + str(vb.trace_path)), err=True)
+               + ("" if not trace_path else ", trace: " + str(vb.trace_path))
+               + ("" if not audio_path else ", audio: " + str(vb.audio_path)), err=True)
     sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: vb.stop())
     try:
@@ -209,10 +215,11 @@ def flash_command(port, firmware, board_name, erase, verbose):
                 kit=chosen and chosen.kit)  # a project kit is deployed with its settings
 
 
-@cli.command("plot", short_help="Plot servo pulses, motor duty and buzzer tone of a trace.")
+@cli.command("plot", short_help="Plot servo pulses, motor duty and buzzer tone of a trace; a WAV's spectrogram.")
 @click.argument("trace", type=click.Path(exists=True, dir_okay=False), nargs=-1, required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
-              help="Image to write (.png, .svg or .pdf). Default: the trace's name with .png.")
+              help="Image to write (.png, .svg or .pdf). Default: the trace's name with .png "
+                   "(NAME-spectrogram.png for NAME.wav).")
 @click.option("--board", "board_name", default=None, metavar="NAME", help=BOARD_HELP)
 @click.option("--from", "start_s", type=float, default=None, metavar="SECONDS",
               help="Start of the time window drawn, in seconds on the trace's time axis. Default: its start.")
@@ -229,12 +236,13 @@ def plot_command(trace, output, board_name, start_s, end_s, harmonic):
     the rpm, so its panel has an rpm scale. Further files of the same form are merged in: rows of kind
     `rpm` and `boost` (as `make demo` records them) add engine panels, rows of kind `phase` mark the
     show's phases. `--from 60 --to 90` draws that half minute of a long session.
-    """
-    from pathlib import Path
 
+    A WAV (`gullwing sim --audio FILE.wav`) is drawn as a spectrogram, time from power-on; rpm readings
+    in the files given with it (out/demo/telemetry.csv) are drawn over it as the firing frequency, rpm / 40 Hz.
+    """
     from host_tools import plot
 
-    written = plot.plot(trace, output or Path(trace[0]).with_suffix(".png"), project_board(board_name),
+    written = plot.plot(trace, output or plot.default_output(trace), project_board(board_name),
                         start_s=start_s, end_s=end_s, harmonic=harmonic)
     click.echo("wrote " + str(written))
 

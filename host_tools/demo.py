@@ -6,17 +6,22 @@ idles, takes two blips, pulls to the rev limiter, blows off on the lift and stop
 whole reply and every event the board sends are printed as they happen, stamped with the time on the
 trace's axis. The board's output trace, the engine's rpm and boost (read with `status` as the show
 runs) and the show's phases are plotted to out/demo/showroom.png.
+
+When the virtual board can record its I2S amplifier (VirtualBoard's AUDIO_KEYWORD, as `gullwing sim --audio`),
+it writes out/demo/showroom.wav from power-on, and its spectrogram, with the rpm drawn over it, goes to
+out/demo/showroom-spectrogram.png. A board that played nothing writes no WAV and the demo draws no spectrogram.
 """
 
 import argparse
 import csv
+import inspect
 import shutil
 import time
 from pathlib import Path
 
 from rich.console import Console
 
-from host_tools import ROOT, deploy, plot
+from host_tools import ROOT, audio, deploy, plot
 from host_tools.link import Link
 from host_tools.virtual_board import VirtualBoard
 
@@ -24,6 +29,7 @@ OUT = ROOT / "out" / "demo"
 POLL_S = 0.1
 TELEMETRY_HEADER = plot.COLUMNS + ("label",)  # a phase's name goes in `label`
 EVENT_PHASES = {"limiter": "limiter"}  # events whose first arrival marks a phase
+AUDIO_KEYWORD = "audio_path"  # VirtualBoard's keyword for the WAV of what the amplifier plays, where it has one
 
 
 class Show:
@@ -127,7 +133,8 @@ def run(out=OUT, console=None):
     out.mkdir(parents=True)
     trace = out / "trace.csv"
     telemetry_path = out / "telemetry.csv"
-    with VirtualBoard(flash_dir=out / "flash", trace_path=trace) as board:
+    sound = out / "showroom.wav"
+    with VirtualBoard(flash_dir=out / "flash", trace_path=trace, **recording(sound)) as board:
         console.print("virtual board on " + board.port)
         time.sleep(0.3)
         console.print(deploy.deploy(port=board.port, console=console).line(), soft_wrap=True)
@@ -143,7 +150,15 @@ def run(out=OUT, console=None):
                 show.engine()
     picture = plot.plot([trace, telemetry_path], out / "showroom.png")
     console.print(f"trace: {trace}\ntelemetry and phases: {telemetry_path}\nplot:  {picture}")
+    if sound.exists() and len(audio.read_wav(sound).samples):
+        spectrogram = plot.plot([sound, telemetry_path], out / "showroom-spectrogram.png")
+        console.print(f"sound: {sound}\nspectrogram: {spectrogram}")
     return picture
+
+
+def recording(sound):
+    """VirtualBoard's keywords to record the amplifier to `sound`: none while the virtual board cannot."""
+    return {AUDIO_KEYWORD: sound} if AUDIO_KEYWORD in inspect.signature(VirtualBoard).parameters else {}
 
 
 def main(argv=None):

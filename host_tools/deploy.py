@@ -199,9 +199,9 @@ def firmware_files(board, firmware_dir=FIRMWARE_DIR, kit=None):
     return _with_config(_compiled(firmware_dir), target(board, kit))
 
 
-def _compiled(firmware_dir):
+def _compiled(firmware_dir, arch=None):
     with tempfile.TemporaryDirectory() as tmp:
-        built = build.build(Path(tmp), firmware_dir)
+        built = build.build(Path(tmp), firmware_dir, arch)
         return {"/" + path: local.read_bytes() for path, local in built.items()}
 
 
@@ -254,6 +254,9 @@ def deploy(port=None, board=None, firmware_dir=FIRMWARE_DIR, console=None, progr
         try:  # nothing is written until these pass; a refused board goes back to its firmware
             chosen = given or recorded_target(info["deployed"])
             _check_chip(info["machine"], chosen, device)
+            arch = build.arch_of(info["mpy"])
+            if arch:  # machine code for this board's architecture (cached: cheap)
+                compiled = _compiled(firmware_dir, arch)
             files = _with_config(compiled, chosen)
             _check_mpy(info, files)
         except errors.GullwingError:

@@ -16,7 +16,8 @@ board would ignore or refuse is refused here first, named with its section.
 
 The bill of materials follows from what the board wires (`bill_of_materials`): a receiver only where
 RC pins are wired, the kit's motor driver only, a shaker only where the board wires one, no LED where the
-board has it on board.
+board has it on board, and the engine's voice: an I2S amplifier and its speaker where the board wires
+i2s_bck/i2s_ws/i2s_dout, else the buzzer and its driver.
 """
 
 import difflib
@@ -148,6 +149,10 @@ BOM_PARTS = {
     "base_resistor": ("1 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-1K", "in series with the transistor base"),
     "buzzer_bleed": ("1 kOhm resistor, 1/4 W", "Yageo MFR-25FBF52-1K",
                      "across the piezo: lets it discharge between pulses, else the note is faint"),
+    "amplifier": ("I2S class-D amplifier breakout, MAX98357A (VIN 2.5-5.5 V, 3.3 V logic in)", "Adafruit 3006",
+                  "the engine's voice: BCLK, LRC and DIN from the board, VIN from the 5 V rail"),
+    "speaker": ("small speaker, 8 Ohm (or 4 Ohm), 40 mm, 1-2 W", "Visaton K 40, 8 Ohm",
+                "on the amplifier's + and - terminals, under the engine cover"),
     "shaker": ("coin exciter (tactile transducer), 8 Ohm, 2 W", "Dayton Audio DAEX19CT-8",
                "the engine's rocking shake at crank frequency, glued to the floor pan"),
     "led": ("3 mm red LED", "Kingbright WP710A10ID", "status light"),
@@ -157,7 +162,7 @@ BOM_PARTS = {
     "bluetooth": ("Bluetooth serial module on a breakout (VCC 3.6-6 V, 3.3 V logic)", "HC-05",
                   "the phone or laptop command channel"),
     "bec": ("5 V 3 A switching regulator (UBEC), set to 5 V", "Hobbywing UBEC 3A",
-            "the 5 V rail: servos, motor, buzzer, receiver, module and the board's 5V pin"),
+            "the 5 V rail: servos, motor, buzzer or amplifier, receiver, module and the board's 5V pin"),
     "battery": ("2S 7.4 V LiPo battery, 1000-1500 mAh", "Turnigy nano-tech 1300 mAh 2S", "runs the model untethered"),
     "switch": ("power switch rated 3 A or more", "E-Switch 100SP1T1B4M2QE", "between battery and regulator"),
 }
@@ -183,7 +188,9 @@ def bill_of_materials(kit):
         wanted += [("motor", 1), ("mosfet", 1), ("gate_resistor", 1), ("gate_pulldown", 1), ("flyback_diode", 1)]
     if motor == "hbridge" and "motor_in1" in pins:
         wanted += [("motor", 1), ("hbridge", 1)]
-    if "buzzer" in pins:
+    if kit.board.amplifier:  # the engine's voice: the buzzer's pin stays unconnected
+        wanted += [("amplifier", 1), ("speaker", 1)]
+    elif "buzzer" in pins:
         wanted += [("buzzer", 1), ("buzzer_transistor", 1), ("base_resistor", 1), ("buzzer_bleed", 1)]
     if "shaker" in pins:  # behind its own MOSFET, like the motor
         wanted += [("shaker", 1), ("mosfet", 1), ("gate_resistor", 1), ("gate_pulldown", 1), ("flyback_diode", 1)]

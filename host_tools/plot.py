@@ -13,6 +13,10 @@ Each panel is a `Panel`: which pins it shows and what value a row gives. Telemet
 A board's trace holds its outputs only. Without rpm readings, the buzzer panel carries an rpm scale:
 the firmware's engine note is rpm / FIRING_DIVISOR * harmonic Hz (firmware/gullwing/voice.py), so its
 tone gives the rpm. Boost leaves no trace in the outputs and is drawn only from readings.
+
+A recording of the I2S amplifier (a WAV, `gullwing sim --audio`) is drawn as a spectrogram on the same time
+axis (its sample 0 is the board's power-on); rpm readings given beside it are drawn over it as the engine's
+firing frequency, rpm / FIRING_DIVISOR Hz, the beat its sound repeats at.
 """
 
 import csv
@@ -36,6 +40,9 @@ LOWEST_TONE_HZ = 100  # voice.py BUZZER_MIN_HZ: slower engines hold the tone the
 
 
 IMAGE_TYPES = (".png", ".svg", ".pdf")
+SOUND_TYPES = (".wav",)  # a recording of the amplifier (`gullwing sim --audio`): drawn as a spectrogram
+LOWEST_SHOWN_HZ = 15  # below an idle's firing frequency (950 rpm / 40 = 23.75 Hz)
+SPECTROGRAM_FLOOR_DB = -90  # quieter is drawn black: 16-bit samples reach about -96 dB
 OUTPUT_HINT = "name an image (.png, .svg or .pdf) in a folder that exists and that you may write to: -o FILE.png"
 
 
@@ -164,8 +171,12 @@ def trace_window(rows):
 def window(rows, start_s=None, end_s=None):
     """The part of the trace to draw: from `start_s` (default: its start) to `end_s` (default: its end),
     in seconds; an end past the trace's is cut to it. BadWindow says why a window cannot be drawn."""
-    whole = trace_window(rows)
-    span = " (the trace runs from " + _seconds(whole.start_s) + " to " + _seconds(whole.end_s) + ")"
+    return within(trace_window(rows), start_s, end_s)
+
+
+def within(whole, start_s=None, end_s=None, what="trace"):
+    """The part of `whole` (the `what`'s Window) from `start_s` to `end_s`, as `window` takes it."""
+    span = " (the " + what + " runs from " + _seconds(whole.start_s) + " to " + _seconds(whole.end_s) + ")"
     for option, value in (("--from", start_s), ("--to", end_s)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise BadWindow(option + " " + str(value).removesuffix(".0") + " is not a time: give seconds, 0 or more"
@@ -173,9 +184,9 @@ def window(rows, start_s=None, end_s=None):
     if start_s is not None and end_s is not None and start_s >= end_s:
         raise BadWindow("--from " + _seconds(start_s) + " is not before --to " + _seconds(end_s))
     if start_s is not None and start_s >= whole.end_s:
-        raise BadWindow("--from " + _seconds(start_s) + " is after the trace's end" + span)
+        raise BadWindow("--from " + _seconds(start_s) + " is after the " + what + "'s end" + span)
     if end_s is not None and end_s <= whole.start_s:
-        raise BadWindow("--to " + _seconds(end_s) + " is before the trace's start" + span)
+        raise BadWindow("--to " + _seconds(end_s) + " is before the " + what + "'s start" + span)
     return Window(whole.start_s if start_s is None else start_s,
                   whole.end_s if end_s is None else min(end_s, whole.end_s))
 
@@ -306,21 +317,115 @@ def _mark_phases(axes, marks):
 def plot(trace_path, out_path, board=None, start_s=None, end_s=None, harmonic=None):
     """Draw the trace at `trace_path` (one path, or several whose rows are merged, such as a trace and
     its telemetry) into an image at `out_path` (PNG, SVG, PDF by suffix), from `start_s` to `end_s`
-    seconds (default: all of it). `harmonic`: the board's `voice.harmonic`, for the rpm scale."""
+    seconds (default: all of it). `harmonic`: the board's `voice.harmonic`, for the rpm scale.
+    A WAV among the paths is drawn as a spectrogram instead (`plot_sound`), the other files giving its rpm."""
     check_output(out_path)
+    paths = [trace_path] if isinstance(trace_path, (str, Path)) else list(trace_path)
+    if any(_is_sound(path) for path in paths):
+        return plot_sound(paths, out_path, start_s, end_s)
     harmonic = check_harmonic(harmonic)
     spec = boards.load(board)
-    paths = [trace_path] if isinstance(trace_path, (str, Path)) else list(trace_path)
-    rows = sorted((row for path in paths for row in read_trace(path)), key=lambda row: row.t_us)
+    rows = _merged(paths)
     if not rows:
         raise BadTraceFile(str(paths[0]) + " has no rows: the board changed no output while it was recorded")
-    fig = draw(rows, spec, window(rows, start_s, end_s), paths[0], harmonic)
+    return _save(draw(rows, spec, window(rows, start_s, end_s), paths[0], harmonic), out_path)
+
+
+def _merged(paths):
+    return sorted((row for path in paths for row in read_trace(path)), key=lambda row: row.t_us)
+
+
+def _save(fig, out_path):
     try:
         fig.savefig(out_path, dpi=110)
     except OSError as exc:
         raise errors.GullwingError("cannot write the plot to " + str(out_path) + ": " + (exc.strerror or str(exc)),
                                    hint=OUTPUT_HINT) from None
     return Path(out_path)
+
+
+def default_output(paths):
+    """The image a plot writes when none is named: beside the first file, `NAME.png`, or `NAME-spectrogram.png`
+    for a recording (clear of the trace's own plot of the same name)."""
+    sound = next((Path(p) for p in paths if _is_sound(p)), None)
+    return sound.with_name(sound.stem + "-spectrogram.png") if sound else Path(paths[0]).with_suffix(".png")
+
+
+# -- a recording of the amplifier: its spectrogram ------------------------------------------------------------
+
+
+def _is_sound(path):
+    return Path(path).suffix.lower() in SOUND_TYPES
+
+
+def plot_sound(paths, out_path, start_s=None, end_s=None):
+    """Draw the spectrogram of the one WAV among `paths` into `out_path`, from `start_s` to `end_s` seconds on the
+    trace's axis (sample 0 is the board's power-on, 0 s); rpm readings in the other files (trace CSVs with
+    `rpm` rows) are drawn over it as the firing frequency, rpm / FIRING_DIVISOR Hz, with an rpm scale."""
+    from host_tools import audio
+
+    check_output(out_path)
+    sounds = [p for p in paths if _is_sound(p)]
+    if len(sounds) != 1:
+        raise errors.GullwingError("give one recording to plot, not " + str(len(sounds)) + ": "
+                                   + ", ".join(str(p) for p in sounds),
+                                   hint="plot each WAV on its own: gullwing plot FILE.wav [telemetry.csv]")
+    recording = audio.read_wav(sounds[0])
+    if not len(recording.samples):
+        raise audio.BadWavFile(str(sounds[0]) + " has no samples: the amplifier played nothing while it was recorded")
+    rows = _merged([p for p in paths if not _is_sound(p)])
+    drawn = within(Window(0.0, recording.duration_s), start_s, end_s, what="recording")
+    return _save(draw_sound(recording, rows, drawn, sounds[0]), out_path)
+
+
+def rpm_line(rows, drawn):
+    """(times_s, firing Hz) of the rpm readings within the window `drawn`, starting with the reading that held
+    when it opened; empty without readings."""
+    readings = [(r.t_us / 1e6, r.level / FIRING_DIVISOR) for r in rows if r.kind == "rpm"]
+    before = [hz for t, hz in readings if t < drawn.start_s]
+    line = ([(drawn.start_s, before[-1])] if before else []) + [
+        (t, hz) for t, hz in readings if drawn.start_s <= t <= drawn.end_s]
+    return [t for t, _ in line], [hz for _, hz in line]
+
+
+def draw_sound(recording, rows, drawn, source):
+    """The spectrogram figure of `recording` within the window `drawn`, frequency on a log scale from
+    LOWEST_SHOWN_HZ (so an idle's firing and a turbo's whistle both show), rpm readings in `rows` over it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from host_tools import audio
+
+    stretch = recording.between(drawn.start_s, drawn.end_s)
+    times, freqs, level = audio.spectrogram(stretch, recording.rate)
+    fig = Figure(figsize=(11, 5.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    shown = freqs >= LOWEST_SHOWN_HZ
+    if len(times):
+        image = ax.pcolormesh(times + drawn.start_s, freqs[shown], level[shown], shading="nearest", cmap="magma",
+                              vmin=SPECTROGRAM_FLOOR_DB, vmax=0, rasterized=True)
+        fig.colorbar(image, ax=ax, label="level (dB full scale)", pad=0.1)
+    ax.set_yscale("log")
+    ax.set_ylim(LOWEST_SHOWN_HZ, recording.rate / 2)
+    ax.set_xlim(drawn.start_s, drawn.end_s)
+    ax.set_xlabel("time (s, from power-on)")
+    ax.set_ylabel("frequency (Hz)")
+    line_t, line_hz = rpm_line(rows, drawn)
+    if line_t:
+        ax.step(line_t + [drawn.end_s], line_hz + [line_hz[-1]], where="post", color="cyan", linewidth=1.4,
+                label="firing frequency, rpm / " + str(FIRING_DIVISOR) + " Hz (rpm readings)")
+        scale = ax.secondary_yaxis("right", functions=(lambda hz: hz * FIRING_DIVISOR,
+                                                       lambda rpm: rpm / FIRING_DIVISOR))
+        scale.set_ylabel("engine rpm on the firing line (Hz × " + str(FIRING_DIVISOR) + ")")
+        ax.legend(loc="upper right", fontsize="small")
+        notes = "the cyan line: the engine's firing frequency read from its rpm"
+    else:
+        notes = "no rpm readings given: add the telemetry CSV (`make demo` writes out/demo/telemetry.csv) for rpm"
+    _mark_phases([ax], phases(rows, drawn))
+    fig.suptitle("Sound " + Path(source).name + ", " + str(recording.rate) + " Hz, " + _seconds(drawn.start_s)
+                 + " to " + _seconds(drawn.end_s) + "\n" + notes, fontsize="medium")
+    return fig
 
 
 def check_output(out_path):

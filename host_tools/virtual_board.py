@@ -25,7 +25,7 @@ from host_tools import chips, rom
 from host_tools.rfc2217_port import Rfc2217Server
 from host_tools.serial_wire import Pacer, RawPty
 from host_tools.sim import PATH as SIM_DIR
-from host_tools.wired import ReceiverPort, TraceRelay, UartPort, check_receiver_us
+from host_tools.wired import AudioRelay, ReceiverPort, TraceRelay, UartPort, check_receiver_us
 
 # exit statuses of boardos.py
 EXIT_POWER_OFF = 0
@@ -153,11 +153,12 @@ def _unread(pipe):
 class VirtualBoard:
     def __init__(self, chip="ESP32", flash_dir=None, trace_path=None, heap_kb=None, baud=None,
                  flash_kb=DEFAULT_FLASH_KB, name="virtual", jumpers=(), start_ms=0, usb_console=False,
-                 receivers=(), uarts=(), download=False):
+                 receivers=(), uarts=(), download=False, audio_path=None):
         """`heap_kb` defaults to the chip's (chips.Chip.heap_kb); `jumpers` are GPIO pairs wired together at every
         boot; `start_ms` is the board's clock at power-up; `usb_console`: the REPL is on the chip's own USB
         (no bytes lost when its input is full) rather than a USB-serial bridge on UART0; `download`: BOOT is held
-        as the board powers up, so it starts in the ROM's download mode."""
+        as the board powers up, so it starts in the ROM's download mode; `audio_path`: a WAV file of what the I2S
+        amplifier plays, from power-on, on the trace's clock (wired.AudioRelay)."""
         self.chip = chip
         self._tmp = None
         if flash_dir is None:
@@ -186,6 +187,8 @@ class VirtualBoard:
         self.uart_ids = list(uarts)  # UARTs wired to pseudo-terminals (self.uart_ports once started)
         self.uart_ports = {}
         self._trace_relay = None
+        self.audio_path = Path(audio_path).resolve() if audio_path else None
+        self._audio_relay = None
         self.start_us = start_ms * 1000
         self.usb_console = usb_console
         self.stdin_lost = 0  # bytes the REPL's full input ring dropped
@@ -216,6 +219,8 @@ class VirtualBoard:
         self.started_at = time.monotonic()
         if self.trace_path:
             self._trace_relay = TraceRelay(self.trace_path)
+        if self.audio_path:
+            self._audio_relay = AudioRelay(self.audio_path, self.start_us)
         self.uart_ports = {uart_id: UartPort(uart_id) for uart_id in self.uart_ids}
         if self.receivers:
             self.receiver_port = ReceiverPort(self)
@@ -254,6 +259,8 @@ class VirtualBoard:
         for wired in [self._trace_relay, *self.uart_ports.values(), self.receiver_port]:
             if wired is not None:
                 wired.close()  # the board has ended: what it wrote is out, then the pipes close
+        if self._audio_relay is not None:
+            self._audio_relay.close(self.start_us + int((time.monotonic() - self.started_at) * 1_000_000))
         self._pty.close()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -289,6 +296,8 @@ class VirtualBoard:
     def _board_fds(self):
         """The pipe ends every boot inherits: the live trace's, each wired UART's two, the receivers' controls."""
         fds = [self._trace_relay.board_fd] if self._trace_relay else []
+        if self._audio_relay is not None:
+            fds.append(self._audio_relay.board_fd)
         for port in self.uart_ports.values():
             fds += [port.board_rx, port.board_tx]
         if self.receiver_port is not None:
@@ -303,6 +312,7 @@ class VirtualBoard:
             "GW_CHIP": self.chip,
             "GW_UID": self.uid,
             "GW_TRACE_FD": str(self._trace_relay.board_fd) if self._trace_relay else "",
+            "GW_AUDIO_FD": str(self._audio_relay.board_fd) if self._audio_relay else "",
             "GW_RECEIVERS": ",".join(str(gpio) + ":" + str(us or 0) for gpio, us in self.receivers),
             "GW_RC_FD": str(self.receiver_port.board_rx) if self.receiver_port else "",
             "GW_UARTS": ",".join(port.spec() for port in self.uart_ports.values()),

@@ -3,6 +3,7 @@ side while the board runs: jumper wires between its pins, the live trace, UARTs 
 receiver channels with their sticks moved from a pseudo-terminal."""
 
 import os
+import sys
 import threading
 
 from host_tools import chips
@@ -117,6 +118,130 @@ class TraceRelay:
         os.close(self.board_fd)
         self._thread.join(timeout=2)
         os.close(self._read_fd)
+
+
+AUDIO_DEFAULT_RATE = 16000  # the WAV's rate when no I2S has played by the time the board stops
+_AUDIO_HEAD = 16  # simi2s.AudioPipe: start_us (8 bytes), rate (4), sample bytes (4), little endian
+
+
+class AudioRelay:
+    """What the I2S amplifier plays (`gullwing sim --audio FILE.wav`): a 16-bit mono WAV from power-on, on the
+    trace's clock: sample k plays at t_us = start_us + k * 1e6 / rate. The board sends each DMA buffer as it
+    is sent (simi2s.AudioPipe); this thread fills the time between with silence (before the first I2S, after
+    a deinit, across resets), and rewrites the header's sizes after every block, so the file is a valid WAV
+    whenever it is read. Its rate is that of the first I2S to play (AUDIO_DEFAULT_RATE if none does); a later
+    I2S at another rate is resampled to it (nearest sample). Two I2S playing at once: what overlaps what is
+    already written is dropped (one amplifier)."""
+
+    def __init__(self, path, start_us):
+        self._read_fd, self.board_fd = os.pipe()
+        self._file = open(path, "wb")  # noqa: SIM115  (closed by close())
+        self._start_us = start_us
+        self.rate = 0  # 0 until the first block decides it
+        self.samples = 0  # written so far
+        self._lock = threading.Lock()
+        self._header()
+        self._thread = threading.Thread(target=self._relay, daemon=True)
+        self._thread.start()
+
+    def _header(self):
+        rate = self.rate or AUDIO_DEFAULT_RATE
+        data = 2 * self.samples
+        self._file.seek(0)
+        self._file.write(b"RIFF" + (36 + data).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+                         + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + rate.to_bytes(4, "little")
+                         + (2 * rate).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+                         + b"data" + data.to_bytes(4, "little"))
+        self._file.seek(0, os.SEEK_END)
+        self._file.flush()
+
+    def _index(self, t_us):
+        return round((t_us - self._start_us) * self.rate / 1_000_000)
+
+    def _silence_to(self, index):
+        if index > self.samples:
+            self._file.write(bytes(2 * (index - self.samples)))
+            self.samples = index
+
+    def add(self, start_us, rate, data):
+        """One block of 16-bit mono samples whose first plays at start_us (board time)."""
+        with self._lock:
+            if not self.rate:
+                self.rate = rate
+            if rate != self.rate:  # nearest sample at the WAV's rate
+                count = len(data) // 2
+                out = bytearray()
+                for k in range(count * self.rate // rate):
+                    at = 2 * min(count - 1, k * rate // self.rate)
+                    out += data[at:at + 2]
+                data = bytes(out)
+            first = self._index(start_us)
+            if abs(first - self.samples) <= 1:
+                first = self.samples  # the next block of a running I2S: microsecond rounding, not a gap
+            self._silence_to(first)
+            skip = 2 * (self.samples - first)
+            if skip < len(data):
+                self._file.write(data[skip:])
+                self.samples += (len(data) - skip) // 2
+            self._header()
+
+    def _relay(self):
+        pending = b""
+        while True:
+            try:
+                data = os.read(self._read_fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            pending += data
+            while len(pending) >= _AUDIO_HEAD:
+                size = int.from_bytes(pending[12:16], "little")
+                if len(pending) < _AUDIO_HEAD + size:
+                    break
+                self.add(int.from_bytes(pending[0:8], "little"), int.from_bytes(pending[8:12], "little"),
+                         pending[_AUDIO_HEAD:_AUDIO_HEAD + size])
+                pending = pending[_AUDIO_HEAD + size:]
+
+    def close(self, end_us):
+        """The board has stopped at end_us: silence to there, the header's final sizes, the file closed."""
+        os.close(self.board_fd)
+        self._thread.join(timeout=2)
+        os.close(self._read_fd)
+        with self._lock:
+            if not self.rate:
+                self.rate = AUDIO_DEFAULT_RATE
+            self._silence_to(self._index(end_us))
+            self._header()
+            self._file.close()
+
+
+def read_wav(path):
+    """(rate, samples as an array of signed 16-bit ints) of a 16-bit mono WAV, tolerant of a header whose sizes
+    were not rewritten yet (a board killed mid-block): the data runs to the end of the file."""
+    import array
+
+    raw = open(path, "rb").read()  # noqa: SIM115
+    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise ValueError(str(path) + " is not a WAV file")
+    at = 12
+    rate = 0
+    while at + 8 <= len(raw):
+        kind, size = raw[at:at + 4], int.from_bytes(raw[at + 4:at + 8], "little")
+        if kind == b"fmt ":
+            if int.from_bytes(raw[at + 8:at + 10], "little") != 1 or raw[at + 10:at + 12] != b"\x01\x00" \
+                    or int.from_bytes(raw[at + 22:at + 24], "little") != 16:
+                raise ValueError(str(path) + " is not 16-bit mono PCM")
+            rate = int.from_bytes(raw[at + 12:at + 16], "little")
+        elif kind == b"data":
+            data = raw[at + 8:]
+            samples = array.array("h")
+            samples.frombytes(data[:len(data) - len(data) % 2])
+            if sys.byteorder == "big":
+                samples.byteswap()
+            return rate, samples
+        at += 8 + size + size % 2
+    raise ValueError(str(path) + " has no data")
 
 
 class WiredPort:

@@ -69,6 +69,7 @@ SIGNALS = {
     "door_left": "tab:orange", "door_right": "tab:orange", "motor": "tab:red", "motor_in1": "tab:red",
     "motor_in2": "tab:red", "buzzer": "tab:purple", "shaker": "tab:pink", "led": "tab:green", "rc_throttle": "tab:blue",
     "rc_door": "tab:blue", "rc_engine": "tab:blue", "uart_tx": "tab:cyan", "uart_rx": "tab:cyan",
+    "i2s_bck": "tab:olive", "i2s_ws": "tab:olive", "i2s_dout": "tab:olive",
 }
 _UNUSED_DRIVER = {"mosfet": ("motor_in1", "motor_in2"), "hbridge": ("motor",)}
 
@@ -77,6 +78,8 @@ def parts(kit):
     """The parts the kit's board wires, each with its terminals, in building order."""
     pins = kit.board.pins
     unused = _UNUSED_DRIVER.get(kit.settings.get("motor", "mosfet"), ())
+    if kit.board.amplifier:  # the engine's voice: nothing on the buzzer's pin
+        unused += ("buzzer",)
     wired = [role for role in SIGNALS if role in pins and role not in unused]
     out = [Part("Battery, switch and UBEC (set to 5 V)", [("+ out (red)", V5), ("- out (black)", GND)],
                 "battery + to the switch, switch to UBEC in +;\nbattery - to UBEC in -")]
@@ -94,6 +97,11 @@ def parts(kit):
                                                ("buzzer +", V5)],
                         "C collector to buzzer -; 1 kOhm across the piezo",
                         ("package", "EBC", "2N2222A, flat face towards you", "")))
+    if "i2s_dout" in wired:  # the engine's voice instead of the buzzer (its pin stays unconnected)
+        out.append(Part("I2S amplifier MAX98357A and speaker", [("BCLK", "i2s_bck"), ("LRC", "i2s_ws"),
+                                                                ("DIN", "i2s_dout"), ("Vin", V5), ("GND", GND)],
+                        "speaker to its + and - terminals, neither to GND\nGAIN and SD open: 9 dB, both channels",
+                        ("speaker", "speaker 8 Ohm: + and - to the amplifier")))
     if "shaker" in wired:  # a coil of a few Ohm draws more than an NPN off a 3.3 V pin switches cleanly
         out.append(_low_side("Shaker", "shaker", "shaker coil"))
     if "led" in wired:
@@ -253,7 +261,9 @@ def draw(kit, out_dir):
             ax.text(x_part + 0.12, text_y, part.notes, ha="left", va="top", fontsize=7.5, linespacing=1.3)
         if part.symbol:
             sx, sy = x_part + part_w - 1.9, box_top - h + 0.45
-            if part.symbol[0] == "package":
+            if part.symbol[0] == "speaker":
+                _speaker(ax, Polygon, Rectangle, sx, sy + 0.15, part.symbol[1])
+            elif part.symbol[0] == "package":
                 _, legs, caption, diode = part.symbol
                 ax.add_patch(Rectangle((sx, sy), 0.6, 0.35, fc="#444444", ec="black"))
                 for j, leg in enumerate(legs):
@@ -290,12 +300,14 @@ def draw(kit, out_dir):
             ax.text(x_rails[rail], max(ys) + 0.1, RAILS[rail][0].split(" (")[0], rotation=90, ha="center",
                     va="bottom", fontsize=7, color=RAILS[rail][1])
 
+    voice = " the amplifier" if "i2s_dout" in wired_roles else " the buzzer"
     shaker = ", the shaker" if "shaker" in wired_roles else ""
     ax.text(width / 2, 0.75, "5 V rail: a UBEC set to 5 V, 3 A or more, from the battery: it feeds the servos, the "
-            "motor, the buzzer" + shaker + ", the receiver, the module and the board's 5V pin.", ha="center",
+            "motor," + voice + shaker + ", the receiver, the module and the board's 5V pin.", ha="center",
             va="center", fontsize=9, weight="bold")
-    ax.text(width / 2, 0.4, "Join every GND: board, UBEC, servos, driver, receiver, module. Never power a servo "
-            "from the board's 3V3 pin or from USB. Unplug the board's 5V wire while USB is plugged in.",
+    amplifier = " amplifier," if "i2s_dout" in wired_roles else ""
+    ax.text(width / 2, 0.4, "Join every GND: board, UBEC, servos, driver," + amplifier + " receiver, module. Never "
+            "power a servo from the board's 3V3 pin or from USB. Unplug the board's 5V wire while USB is plugged in.",
             ha="center", va="center", fontsize=9)
     out_dir = Path(out_dir)
     paths = [out_dir / "wiring.svg", out_dir / "wiring.png"]
@@ -303,6 +315,16 @@ def draw(kit, out_dir):
         for path in paths:
             fig.savefig(path, dpi=90)
     return paths
+
+
+def _speaker(ax, polygon, rectangle, x, y, caption):
+    """A loudspeaker: its magnet, its cone opening to the right, and its two terminals."""
+    ax.add_patch(rectangle((x, y - 0.1), 0.12, 0.2, fc="#444444", ec="black"))
+    ax.add_patch(polygon([(x + 0.12, y - 0.1), (x + 0.12, y + 0.1), (x + 0.32, y + 0.22), (x + 0.32, y - 0.22)],
+                         closed=True, fc="white", ec="black"))
+    ax.text(x - 0.05, y + 0.06, "+", ha="right", va="center", fontsize=8, weight="bold")
+    ax.text(x - 0.05, y - 0.08, "-", ha="right", va="center", fontsize=8, weight="bold")
+    ax.text(x + 0.16, y + 0.26, caption, ha="center", va="bottom", fontsize=6.5)
 
 
 def _diode(ax, polygon, x, y, caption):

@@ -18,6 +18,7 @@ from gullwing.motor import ODD, EngineOutputs, HBridgeMotor, MosfetMotor, Tone
 from gullwing.restsave import RestSaver
 from gullwing.servo import Calibration, Servo
 from gullwing.settings import Settings
+from gullwing.speaker import open_speaker
 from gullwing.store import Store
 from gullwing.throttle import Throttle
 from gullwing.voice import SHAKER_MIN_HZ, Voice
@@ -41,10 +42,10 @@ class App:
         self.saver = None if safe_mode is not None else build(problems, "doors", _doors, cfg["doors"], pins, state_dir)
         self.doors = None if self.saver is None else self.saver.doors
         self.voice = _voice(cfg["voice"], self.engine, problems)
-        self.outputs = None if safe_mode is not None else _engine_outputs(cfg, pins, problems)
-        self.rc = None  # the RC receiver, when the board wires a throttle channel
-        if "rc_throttle" in pins:
-            self.rc = build(problems, "rc", _receiver, cfg["rc"], pins)
+        self.speaker = open_speaker(problems, cfg, pins)  # an I2S amplifier: the engine's voice, no buzzer then
+        self.outputs = None if safe_mode is not None else _engine_outputs(cfg, pins, problems, self.speaker)
+        # the RC receiver, when the board wires a throttle channel
+        self.rc = build(problems, "rc", _receiver, cfg["rc"], pins) if "rc_throttle" in pins else None
         self.led = None  # the status LED (led.py), in safe mode too: it says so
         if "led" in cfg["pins"]:
             self.led = build(problems, "led", StatusLed, cfg["pins"]["led"], cfg["led_active_low"])
@@ -220,11 +221,11 @@ def _voice(cfg, engine, problems):
         return Voice(idle_rpm=engine.idle_rpm, limit_rpm=engine.limit_rpm)
 
 
-def _engine_outputs(cfg, pins, problems):
+def _engine_outputs(cfg, pins, problems, speaker):
     """Every output the configuration names and the board accepts, or None when there is none. Each
     refusal is a problem under its output's name."""
     motor = build(problems, "motor", _motor, cfg, pins)
-    buzzer = build(problems, "buzzer", Tone, pins["buzzer"]) if "buzzer" in pins else None
+    buzzer = build(problems, "buzzer", Tone, pins["buzzer"]) if "buzzer" in pins and speaker is None else None
     shaker = build(problems, "shaker", Tone, pins["shaker"], SHAKER_MIN_HZ, ODD) if "shaker" in pins else None
     if motor is None and buzzer is None and shaker is None:
         return None

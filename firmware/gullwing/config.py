@@ -27,11 +27,13 @@ DEFAULTS = {
     "engine": schema.defaults(schema.ENGINE),
     "rc": schema.defaults(schema.RC),
     "voice": schema.defaults(schema.VOICE),
+    "sound": schema.defaults(schema.SOUND),
     "uart": schema.defaults(schema.UART),
 }
 # where each section of schema's declarations sits in the configuration
 SECTIONS = (("doors.", schema.DOORS), ("doors.left.", schema.DOOR), ("doors.right.", schema.DOOR),
-            ("engine.", schema.ENGINE), ("rc.", schema.RC), ("voice.", schema.VOICE), ("uart.", schema.UART))
+            ("engine.", schema.ENGINE), ("rc.", schema.RC), ("voice.", schema.VOICE), ("sound.", schema.SOUND),
+            ("uart.", schema.UART))
 # every setting's declaration and every number's range, by dotted key (schema's, laid out): a value outside
 # is reported with the key and the range. The parts check the relations between keys (servo.check, ...).
 DECLARED = {}

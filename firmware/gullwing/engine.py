@@ -61,6 +61,7 @@ IDLE_WINDOW_RPM = 300  # the integrator works only this close to the target
 IDLE_FLOW_MAX = 1500  # the idle-air valve's full opening
 IDLE_I_MAX = IDLE_FLOW_MAX * 1000  # the integrator counts flow / 1000
 COUNT_MASK = 0x3FFFFFFF  # event counters wrap within the ESP32's small ints (compare them with !=)
+FUEL_LOG_MASK = (1 << 24) - 1  # the sound's fuel history keeps 24 steps; (log << 1) stays a small int
 
 
 def _table(points, scale_num, scale_den):
@@ -119,6 +120,10 @@ class Engine:
         self.boost_kpa = 0
         self.load = 0  # air charge of the last step, q8
         self.firing = 0  # 1 while fuel burns (not off, cranking, stopping or in a fuel cut)
+        # read by the sound: which of the last 24 steps burned fuel (bit 0 the latest), and the
+        # steps taken so far (wrapping at COUNT_MASK), so a synthesizer replays each cut at its step
+        self.fuel_log = 0
+        self.steps = 0
         self.throttle_pct = 0
         self.events = 0
         self.blowoffs = 0
@@ -204,6 +209,8 @@ class Engine:
             self.blowoffs = (self.blowoffs + 1) & COUNT_MASK
             self.events |= EV_BLOWOFF
         self._limiter(rpm, dt)
+        self.fuel_log = ((self.fuel_log << 1) | self.firing) & FUEL_LOG_MASK
+        self.steps = (self.steps + 1) & COUNT_MASK
         self._spin(rpm, dt)
         self._advance_state(self.state, self._rpm_q8 >> 8, dt)
 

@@ -1,8 +1,8 @@
 """The firmware's end, which nothing interrupts: Ctrl-C, a crash or a soft reset leaves the model safe.
 
 Whatever arrives while stopping (Ctrl-C again, a KeyboardInterrupt raised late, an exception from a
-part), the motor and buzzer end silent, the doors held where they are, the watchdog stretched, the
-doors' rest position saved and the end said. How:
+part), the motor, buzzer and amplifier end silent, the doors held where they are, the watchdog
+stretched, the doors' rest position saved and the end said. How:
 
 - Ctrl-C goes off first (`micropython.kbd_intr(-1)`): from then on the console's 0x03 is a plain byte
   (ports/esp32/uart.c: uart_irq_handler, usb_serial_jtag.c: only `mp_interrupt_char` is turned into
@@ -35,6 +35,11 @@ def _silence(app, now_ms):
         app.outputs.silence()
 
 
+def _hush(app, now_ms):
+    if app.speaker is not None:
+        app.speaker.stop()  # the I2S deinit: the DMA and the amplifier's clocks stop, it plays nothing more
+
+
 def _stretch(app, now_ms):
     machine.WDT(timeout=REPL_WDT_MS)  # another WDT() reconfigures the one (ports/esp32/machine_wdt.c)
 
@@ -62,7 +67,8 @@ def _lit(app, now_ms):
 
 
 # the order is the urgency: the motor first, then the watchdog (its reset would cut the save short)
-APP_STEPS = (("motor", _silence), ("engine", _engine_off), ("doors", _hold), ("rest", _save), ("led", _lit))
+APP_STEPS = (("motor", _silence), ("sound", _hush), ("engine", _engine_off), ("doors", _hold), ("rest", _save),
+             ("led", _lit))
 STOP_STEPS = APP_STEPS[:1] + (("watchdog", _stretch),) + APP_STEPS[1:]
 
 
@@ -79,18 +85,18 @@ def run_steps(app, now_ms, steps):
     return failed
 
 
-def end(app, exc, crashes=None, reset=True):
+def end(app, exc, crashes=None, reset=True, tries=TRIES):
     """The firmware's end, from runner.run's `except BaseException as exc`. Ctrl-C (KeyboardInterrupt):
     stopped, back to the REPL. A soft reset (SystemExit): stopped, and the reset goes on. Anything else:
     a crash, counted in `crashes`, then machine.reset() if `reset` (not in safe mode, where the REPL
     stays). A Ctrl-C still pending when Ctrl-C went off is raised at the next bytecode that checks, which
     may be anywhere in here: the whole stop is then done again (each step is harmless twice)."""
-    for _ in range(TRIES + 1):
-        try:
-            _end(app, exc, crashes, reset)
-            return
-        except KeyboardInterrupt:
-            pass
+    # (no loop around the `try`: a loop's jump is where a pending Ctrl-C is raised, outside it)
+    try:
+        _end(app, exc, crashes, reset)
+    except KeyboardInterrupt:
+        if tries:
+            end(app, exc, crashes, reset, tries - 1)
 
 
 def _end(app, exc, crashes, reset):

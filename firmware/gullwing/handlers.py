@@ -15,6 +15,7 @@ from gullwing.engine import STATE_NAMES
 from gullwing.faults import reason
 from gullwing.protocol import BAD_ARG, BUSY, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
 from gullwing.rcin import STATE_NAMES as RC_STATES
+from gullwing.rcin import WAITING as RC_WAITING
 from gullwing.throttle import HOST
 from gullwing.tuning import calibrate_request, config_request, ready_doors
 
@@ -83,6 +84,9 @@ def _status(app, args, now_ms):
     outputs = app.outputs
     if outputs is not None and outputs.driven():  # what the pins are driven with, for a self-test
         out["outputs"] = outputs.status()
+    level = 0 if app.speaker is None else app.speaker.level()
+    if level:  # the amplifier's last block, its peak in % of full scale; left out while silent
+        out.setdefault("outputs", {})["sound"] = level
     if app.events.on:
         out["events"] = True
     if app.halted:
@@ -91,7 +95,8 @@ def _status(app, args, now_ms):
     if dropped:
         out["dropped"] = dropped  # event lines nobody collected in time
     if app.rc is not None:
-        out["rc"] = RC_STATES[app.rc.state]
+        if app.rc.state != RC_WAITING:  # a receiver that never had a signal: usually none is plugged in
+            out["rc"] = RC_STATES[app.rc.state]
         if app.throttle.owner != HOST:
             running["owner"] = app.throttle.owner  # the transmitter holds the throttle (usually the host does)
     if app.problems:

@@ -1,7 +1,8 @@
 """The firmware's life: its start (configuration, crash count, safe mode), its two tasks, and its end.
 
 The control task ticks the app every 20 ms and feeds the watchdog; the serial task answers one request
-line at a time on the console, and another serves the second UART when the board wires one. Ctrl-C
+line at a time on the console, and another serves the second UART when the board wires one; the audio
+task feeds the I2S amplifier when the board wires one (speaker.py). Ctrl-C
 (KeyboardInterrupt) stops the motor, holds the doors where they are and returns to the REPL; any other
 exception that ends the firmware is a crash, counted (crashes.py), and resets the board.
 """
@@ -102,6 +103,8 @@ async def main(app, wdt=None, uart=None, crashes=None):
         app.writers.append(LineWriter(uart, app.cfg["uart"]["baudrate"] // 10))
         asyncio.create_task(serial(app, LineReader(uart), app.writers[1], "uart"))
     asyncio.create_task(control(app, app.writers, wdt))
+    if app.speaker is not None:
+        asyncio.create_task(app.speaker.run(app))  # the audio task (speaker.py): a block per DMA buffer
     if app.saver is not None:
         asyncio.create_task(app.saver.run())
     if crashes is not None:
@@ -141,9 +144,12 @@ def run(state_dir="/state"):
         machine.reset()
         return  # not reached on the chip
     try:
-        wdt = machine.WDT(timeout=WDT_MS)  # inside: a Ctrl-C from here on stretches it for the REPL
-        asyncio.run(main(app, wdt, uart, crashes))
-    except BaseException as exc:  # Ctrl-C, a crash, a soft reset: the model left safe, uninterrupted
-        halt.end(app, exc, crashes, safe_mode is None)
+        try:
+            wdt = machine.WDT(timeout=WDT_MS)  # inside: a Ctrl-C from here on stretches it for the REPL
+            asyncio.run(main(app, wdt, uart, crashes))
+        except BaseException as exc:  # Ctrl-C, a crash, a soft reset: the model left safe, uninterrupted
+            halt.end(app, exc, crashes, safe_mode is None)
+    except KeyboardInterrupt as again:  # a second Ctrl-C, raised as the handler above matched the first
+        halt.end(app, again, crashes, safe_mode is None)
     finally:
         asyncio.new_event_loop()

@@ -50,6 +50,9 @@ VOICE = {  # voice.Voice
     "volume": (100, 0, 100, "%"),
     "shake": (100, 0, 100, "%"),  # the shaker's strength (pins.shaker)
 }
+SOUND = {  # sound.Sound, through the I2S amplifier (pins i2s_bck, i2s_ws, i2s_dout)
+    "volume": (100, 0, 100, "%"),
+}
 UART = {  # the second command channel on pins uart_tx/uart_rx (HC-05 modules: 9600)
     "baudrate": (9600, 1200, 921_600, "baud"),
 }

@@ -10,7 +10,8 @@ chip's console does (host_tools/virtual_board.py: INTERPRETER): the code running
 Settings come from the environment: GW_FLASH (folder), GW_CHIP, GW_UID (hex), GW_TRACE_FD (a pipe for
 the trace's binary rows), GW_RECEIVERS, GW_RC_FD and GW_UARTS (devices wired from outside, see simdevices.py),
 GW_START_US (clock at boot), GW_CAUSE (reset cause), GW_RAW (1: boot into the raw REPL, after a soft reset
-requested from the raw REPL), GW_FLASH_KB (filesystem size), GW_JUMPERS (jumper wires, `4:5,12:13`),
+requested from the raw REPL), GW_FLASH_KB (filesystem size), GW_JUMPERS (jumper wires, `4:5,12:13`), GW_AUDIO_FD (a
+pipe for what the I2S amplifier plays, simi2s.AudioPipe),
 GW_PROBE (print the simulator's own heap use and stop).
 
 The board tells who it is as the stock ESP32 build does: `sys.platform`, `sys.implementation` and
@@ -172,6 +173,11 @@ def boot():
                          cause=int(env("GW_CAUSE") or str(simboard.PWRON_RESET)))
     for a, b in parse_jumpers(env("GW_JUMPERS") or ""):
         simboard.board.jumper(a, b)  # wired before anything runs, as on the bench
+    audio_fd = env("GW_AUDIO_FD")  # the host writes the WAV file from the I2S buffers the DMA sends
+    if audio_fd:
+        import simi2s
+
+        simboard.board.audio = simi2s.AudioPipe(open(int(audio_fd), "wb"))
     simboard.board.use_real_time()
     simdevices.attach(env("GW_RECEIVERS"), env("GW_UARTS"), env("GW_RC_FD"))
     simfs.install(env("GW_FLASH"), int(env("GW_FLASH_KB") or "0"))

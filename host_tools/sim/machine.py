@@ -15,6 +15,7 @@ from simboard import (  # noqa: F401  (re-exported as machine.* like the real mo
     HardReset,
     board,
 )
+from simi2s import I2S  # noqa: F401
 from simpin import Pin, gpio_of  # noqa: F401
 from simpwm import PWM  # noqa: F401
 from simuart import UART  # noqa: F401

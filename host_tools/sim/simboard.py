@@ -94,7 +94,15 @@ def _asyncio_on(clock):
     last their real time, so the firmware's tasks run on time whatever the board's ticks read."""
     from asyncio import core
 
-    core.ticks = clock.ticks_ms
+    interpreter_ms = clock.ticks_ms
+
+    def ticks():
+        # each turn of the event loop reads the board's clock too: events that fell due meanwhile (an I2S
+        # buffer sent, a pin edge) fire and schedule their handlers, which on the chip run at once
+        board.now()
+        return interpreter_ms()
+
+    core.ticks = ticks
     core.ticks_diff = clock.ticks_diff
     core.ticks_add = clock.ticks_add
 
@@ -157,6 +165,9 @@ class Board:
         self.sched_dropped = 0  # pin interrupts lost to a full queue
         self.hw_timers = {}
         self.uarts = {}  # machine.UART id -> simuart.UartState, once constructed
+        self.i2s = {}  # machine.I2S id -> simi2s.I2sState, once constructed
+        self.i2s_underruns = 0  # DMA buffers an I2S writer came too late for (played as silence), all peripherals
+        self.audio = None  # where TX I2S buffers go as the DMA sends them: block(start_us, rate, 16-bit mono)
         self.wdt_timeout_us = 0
         self.wdt_deadline_us = -1  # -1 until a WDT is started; it cannot be stopped
         self.reset_cause = cause

@@ -205,6 +205,9 @@ MISTAKES = {
         ("rc_door", 32, E, boards.USED_TWICE),
         ("rc_engine", 33, E, boards.NOT_BROKEN_OUT),
         ("motor_in1", 13, None, None),
+        ("i2s_bck", 14, None, None),
+        ("i2s_ws", 14, E, boards.USED_TWICE),  # BCLK and LRCLK on one pin: the amplifier never locks
+        ("i2s_dout", 35, E, boards.INPUT_ONLY),  # the samples go out: no output driver, no sound
     ]),
     "ESP32-S2": ("ESP32-S2-WROVER", [
         ("door_left", 22, E, boards.NO_SUCH_GPIO),
@@ -230,6 +233,7 @@ MISTAKES = {
         ("rc_door", 4, E, boards.USED_TWICE),
         ("rc_engine", 5, E, boards.NOT_BROKEN_OUT),
         ("motor_in1", 6, None, None),
+        ("i2s_bck", 40, None, None),  # alone: an amplifier needs all three
     ]),
     "ESP32-C3": ("ESP32-C3-MINI-1", [
         ("door_left", 22, E, boards.NO_SUCH_GPIO),
@@ -241,6 +245,9 @@ MISTAKES = {
         ("rc_door", 3, E, boards.USED_TWICE),
         ("rc_engine", 4, E, boards.NOT_BROKEN_OUT),
         ("motor_in2", 5, None, None),
+        ("i2s_bck", 6, None, None),
+        ("i2s_ws", 8, W, boards.STRAPPING_PIN),
+        ("i2s_dout", 7, None, None),
     ]),
 }
 
@@ -258,8 +265,10 @@ def mistakes_file(tmp_path, chip_name):
 def expected_problems(chip_name):
     _, pins = MISTAKES[chip_name]
     found = [("pins." + role, severity, kind) for role, _, severity, kind in pins if severity]
-    half = [role for role, _, _, _ in pins if role.startswith("motor_in")]  # one H-bridge input only
-    found.append(("pins.motor_in" + ("2" if half == ["motor_in1"] else "1"), E, boards.HALF_H_BRIDGE))
+    wired = {role for role, _, _, _ in pins}
+    for roles, kind in ((("motor_in1", "motor_in2"), boards.HALF_H_BRIDGE), (boards.I2S_ROLES, boards.PARTIAL_I2S)):
+        if wired & set(roles):  # part of a group: each missing role is an error
+            found += [("pins." + role, E, kind) for role in roles if role not in wired]
     return found
 
 
@@ -279,7 +288,7 @@ def test_the_chips_together_make_every_kind_of_pin_mistake():
     kinds = {kind for chip_name in MISTAKES for _, _, kind in expected_problems(chip_name)}
     assert kinds == {boards.NO_SUCH_GPIO, boards.FLASH_PIN, boards.NOT_IN_FIRMWARE, boards.PSRAM_PIN,
                      boards.INPUT_ONLY, boards.NOT_BROKEN_OUT, boards.USED_TWICE, boards.HALF_H_BRIDGE,
-                     boards.STRAPPING_PIN, boards.USB_PIN, boards.CONSOLE_PIN}
+                     boards.PARTIAL_I2S, boards.STRAPPING_PIN, boards.USB_PIN, boards.CONSOLE_PIN}
 
 
 @pytest.mark.parametrize("chip_name", sorted(MISTAKES))
@@ -435,3 +444,60 @@ def test_flash_refuses_a_board_file_with_errors_before_reading_the_image_or_the_
 def test_a_shaker_is_a_role_a_board_may_wire(tmp_path):
     board = boards.load(write_board(tmp_path, board_text(pins="shaker = 22\n")))
     assert board.pins["shaker"] == 22 and boards.ROLES["shaker"] == boards.OUTPUT
+
+
+# -- the I2S amplifier: three outputs, all or none ---------------------------------------------------
+
+@pytest.mark.parametrize("wired", [("i2s_bck",), ("i2s_ws", "i2s_dout"), ("i2s_dout",)])
+def test_an_amplifier_wired_in_part_is_refused_naming_what_is_missing(tmp_path, wired):
+    pins = "".join(role + " = " + str(gpio) + "\n" for role, gpio in zip(wired, (21, 22, 23), strict=False))
+    error = load_error(tmp_path, board_text(pins=pins))
+    missing = [role for role in boards.I2S_ROLES if role not in wired]
+    assert [(p.key, p.kind) for p in error.problems] == [("pins." + role, boards.PARTIAL_I2S) for role in missing]
+    for problem in error.problems:
+        assert "an I2S amplifier needs all three signals and only " + " and ".join(wired) in problem.message
+        assert problem.fix == ("add " + " and ".join(role + " = <GPIO>" for role in missing) + ", or remove "
+                               + " and ".join(wired))
+    assert "myboard.toml: pins." + missing[0] + ": missing: an I2S amplifier" in str(error)
+
+
+def test_an_amplifier_wired_whole_or_not_at_all_is_accepted(tmp_path):
+    whole = boards.load(write_board(tmp_path, board_text(pins="i2s_bck = 21\ni2s_ws = 22\ni2s_dout = 23\n")))
+    assert [whole.pins[role] for role in boards.I2S_ROLES] == [21, 22, 23] and whole.problems == []
+    assert all(boards.ROLES[role] == boards.OUTPUT for role in boards.I2S_ROLES)
+
+
+@pytest.mark.parametrize("chip_name", sorted(chips.CHIPS))
+def test_the_amplifier_takes_any_gpio_the_chip_can_drive_through_its_gpio_matrix(chip_name):
+    chip = chips.CHIPS[chip_name]
+    drivable = [g for g in chip.gpios if chip.pin_problem(g, True) is None]
+    for first in range(len(drivable) - 2):
+        pins = dict(zip(boards.I2S_ROLES, drivable[first:first + 3], strict=True))
+        problems = boards.check({"name": "x", "chip": chip_name, "pins": pins}, "x.toml")
+        assert [p for p in problems if p.severity == E] == []
+        # a strapping, USB or UART0 pin works, with the same warning any output gets there
+        for role, gpio in pins.items():
+            warned = boards.PinRules(chip).warning(gpio, True)
+            assert [p.kind for p in problems if p.key == "pins." + role] == ([warned[0]] if warned else [])
+
+
+@pytest.mark.parametrize("chip, pins, key, words", [
+    ("ESP32", "i2s_bck = 36\ni2s_ws = 22\ni2s_dout = 23\n", "pins.i2s_bck", "can only be input"),
+    ("ESP32-S2", "i2s_bck = 21\ni2s_ws = 46\ni2s_dout = 33\n", "pins.i2s_ws", "can only be input"),
+    ("ESP32-C3", "i2s_bck = 4\ni2s_ws = 5\ni2s_dout = 18\n", "pins.i2s_dout", "has no Pin(18)"),
+    ("ESP32-S3", "i2s_bck = 4\ni2s_ws = 28\ni2s_dout = 6\n", "pins.i2s_ws", "SPI flash"),
+    ("ESP32", "buzzer = 23\ni2s_bck = 21\ni2s_ws = 22\ni2s_dout = 23\n", "pins.i2s_dout",
+     "already used by buzzer"),
+])
+def test_an_amplifier_line_on_a_pin_it_cannot_drive_is_refused_with_free_pins(tmp_path, chip, pins, key, words):
+    error = load_error(tmp_path, board_text(chip=chip, pins=pins))
+    (problem,) = error.problems
+    assert problem.key == key and words in problem.message
+    assert problem.fix.startswith("free GPIOs for outputs on " + chip + ": ")
+
+
+def test_with_every_clean_pin_taken_the_fix_offers_to_leave_out_the_amplifier(tmp_path):
+    error = load_error(tmp_path, board_text(chip="ESP32-C3", extra="header = [3, 4, 9]\n",
+                                            pins="door_left = 3\nbuzzer = 4\nled = 20\n"))
+    (problem,) = error.problems
+    assert "i2s_bck/i2s_ws/i2s_dout" in problem.fix

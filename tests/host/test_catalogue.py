@@ -19,8 +19,9 @@ EXPECTED = {
     "lolin-s2-mini": ("ESP32-S2", {}),
 }
 # Roles a board may leave out for want of pins; the firmware treats them as absent.
-OPTIONAL_ROLES = ("rc_engine", "motor_in1", "motor_in2", "shaker")
-I2S_PINS = 3  # what a board keeps free for an I2S amplifier (bck, ws, dout)
+OPTIONAL_ROLES = ("rc_engine", "motor_in1", "motor_in2", "shaker", *boards.I2S_ROLES)
+# The boards that wire the I2S amplifier; the others say why not, and keep the buzzer as the engine's voice.
+WITH_AMPLIFIER = {"esp32-devkitc", "esp32-s3-devkitc-1", "lolin-s2-mini"}
 NATIVE_USB = {"303a:1001", "303a:4001", "303a:0002"}  # Espressif's own USB ids (ROM, USB-Serial/JTAG, CDC)
 BRIDGES = {"10c4:ea60", "1a86:7523", "1a86:55d4", "1a86:55d3"}  # CP210x, CH340, CH9102, CH343
 
@@ -57,15 +58,20 @@ def test_each_board_wires_every_role_and_says_why_an_optional_one_is_missing(nam
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_board_with_room_wires_a_shaker_and_still_keeps_pins_for_an_amplifier(name):
+def test_each_board_with_room_wires_the_amplifier_and_a_shaker_on_pins_that_need_no_care(name):
     board = boards.load(name)
     psram = chips.modules()[board.module][1] if board.module else ()
     rules = boards.PinRules(board.chip, board.module, psram, board.header)
+    amplifier = [role for role in boards.I2S_ROLES if role in board.pins]
+    assert (amplifier == list(boards.I2S_ROLES)) == (name in WITH_AMPLIFIER)
+    assert amplifier in ([], list(boards.I2S_ROLES)), "all three I2S lines or none"
+    for role in amplifier:  # BCLK, LRCLK and DIN: never on a pin the chip drives at reset
+        assert rules.warning(board.pins[role], output=True) is None
     free = rules.free(output=True, taken=set(board.pins.values()))  # outputs that need no care
-    if "shaker" in board.pins:
-        assert len(free) >= I2S_PINS
-    else:
-        assert len(free) < 1 + I2S_PINS, "room for a shaker: wire it"
+    if not amplifier:
+        assert len(free) < len(boards.I2S_ROLES), "room for the amplifier: wire it"
+    if "shaker" not in board.pins:
+        assert not free, "room for a shaker: wire it"
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

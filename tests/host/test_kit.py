@@ -38,8 +38,13 @@ def test_every_catalogued_board_gets_a_diagram_with_its_pins_as_printed_ground_a
     for role, gpio, *_ in wiring.connections(kit.load("az1-1to8").on_board(board)):
         assert printed[gpio] in texts, "the pin of " + role + " as printed on the board"
         assert printed[gpio] + ": GPIO" + str(gpio) + "  " + role in joined, "the wire of " + role + " is named"
-    for role in ("door_left", "door_right", "motor", "buzzer", "uart_tx", "uart_rx", "rc_throttle", "rc_door"):
+    for role in ("door_left", "door_right", "motor", "uart_tx", "uart_rx", "rc_throttle", "rc_door"):
         assert "GPIO" + str(board.pins[role]) + "  " + role in joined
+    voice = boards.I2S_ROLES if board.amplifier else ("buzzer",)  # the amplifier, or else the buzzer
+    for role in voice:
+        assert "GPIO" + str(board.pins[role]) + "  " + role in joined
+    assert ("I2S amplifier MAX98357A" in joined) == board.amplifier
+    assert ("Buzzer NPN" in joined) != board.amplifier
     if "led" in board.pins:
         assert ("GPIO" + str(board.pins["led"]) + "  led") in joined
         assert ("on the board" in joined) == onboard_led
@@ -47,7 +52,8 @@ def test_every_catalogued_board_gets_a_diagram_with_its_pins_as_printed_ground_a
     assert {"5V", "VBUS"} & set(texts), "the board's 5 V pin"
     assert "GND" in texts and "5 V rail" in texts  # both drawn as wires to every part
     assert "- (brown)" in texts and "+ (red)" in texts  # the servos' power leads
-    assert "band = cathode" in joined and any("flat face" in t for t in texts)  # diode and transistor polarity
+    assert "band = cathode" in joined  # the flyback diode's polarity; the buzzer's NPN or the speaker's leads
+    assert any("flat face" in t for t in texts) if not board.amplifier else {"+", "-"} <= set(texts)
     assert (tmp_path / "wiring.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert '"board": "' + board_name + '"' in (tmp_path / "config.json").read_text()
 
@@ -62,12 +68,13 @@ def test_the_bill_of_materials_lists_every_part_the_model_needs_to_run_untethere
     text = "\n".join(rows)
     for needed in ("| 2 | MG90S metal-gear micro servo | TowerPro MG90S", "| 1 | ESP32-DevKitC",
                    "130-size DC motor", "| 2 | logic-level N-channel MOSFET", "| 2 | 100 Ohm", "| 2 | Schottky",
-                   "| 2 | 10 kOhm", "2N2222A", "| 1 | coin exciter",  # the motor's and the shaker's MOSFETs
-                   "| 1 | 1 kOhm resistor", "piezo buzzer", "LED", "330 Ohm", "RC receiver", "HC-05", "UBEC",
-                   "battery", "switch"):
+                   "| 2 | 10 kOhm", "| 1 | coin exciter",  # the motor's and the shaker's MOSFETs
+                   "| 1 | I2S class-D amplifier breakout, MAX98357A", "| 1 | small speaker, 8 Ohm",
+                   "LED", "330 Ohm", "RC receiver", "HC-05", "UBEC", "battery", "switch"):
         assert needed in text, needed
     assert all(re.match(r"\| \d+ \| .+ \| .+ \| .+ \|$", row) for row in rows), "qty, part, part number, use"
     assert "DRV8833" not in text  # the kit drives its motor with a MOSFET
+    assert "piezo" not in text and "2N2222A" not in text  # the amplifier is the voice: no buzzer to buy
 
 
 def test_the_bill_of_materials_follows_what_the_board_wires(tmp_path):
@@ -106,6 +113,38 @@ def test_a_shaker_is_drawn_and_listed_where_the_board_wires_one(board_name, tmp_
         assert "| 1 | coin exciter" in listed
     else:
         assert "haker" not in drawn and "exciter" not in listed
+
+
+def test_the_amplifier_and_its_speaker_are_the_voice_where_the_board_wires_them(tmp_path):
+    # az1-1to8's DevKitC wires the amplifier: drawn with its three wires, 5 V and GND, a speaker on it
+    assert build("az1-1to8", "-o", tmp_path / "amp").exit_code == 0
+    board = boards.load("esp32-devkitc")
+    assert board.amplifier
+    texts = svg_texts(tmp_path / "amp" / "wiring.svg")
+    drawn = "\n".join(texts)
+    for role, terminal in zip(boards.I2S_ROLES, ("BCLK", "LRC", "DIN"), strict=True):
+        assert terminal in texts and str(board.pins[role]) + ": GPIO" + str(board.pins[role]) + "  " + role in drawn
+    part = next(p for p in wiring.parts(kit.load("az1-1to8")) if p.title.startswith("I2S amplifier"))
+    assert dict(part.terminals) == {"BCLK": "i2s_bck", "LRC": "i2s_ws", "DIN": "i2s_dout", "Vin": wiring.V5,
+                                    "GND": wiring.GND}
+    assert "speaker 8 Ohm: + and - to the amplifier" in texts and "neither to GND" in drawn
+    assert "the amplifier" in drawn and "Buzzer" not in drawn and "buzzer" not in drawn
+    # the same board without the three lines: the buzzer is the voice again, and no amplifier is bought
+    devkitc = (BOARDS_DIR / "esp32-devkitc.toml").read_text().replace('name = "esp32-devkitc"', 'name = "no-amp"')
+    (tmp_path / "no-amp.toml").write_text(re.sub(r"(?m)^i2s_\w+ = .*\n", "", devkitc))
+    assert build("az1-1to8", "--board", tmp_path / "no-amp.toml", "-o", tmp_path / "buzzer").exit_code == 0
+    listed = "\n".join(bom_rows(tmp_path / "buzzer" / "bom.md"))
+    assert "MAX98357A" not in listed and "speaker" not in listed
+    assert "| 1 | passive piezo buzzer" in listed and "| 1 | NPN transistor, TO-92 | 2N2222A" in listed
+    drawn = "\n".join(svg_texts(tmp_path / "buzzer" / "wiring.svg"))
+    assert "Buzzer NPN 2N2222A" in drawn and "MAX98357A" not in drawn and "i2s" not in drawn
+
+
+def test_the_1_to_10_kit_keeps_the_buzzer_its_small_board_has_no_pins_for_an_amplifier():
+    small = kit.load("az1-1to10")
+    assert not small.board.amplifier
+    parts = {line.key for line in kit.bill_of_materials(small)}
+    assert {"buzzer", "buzzer_transistor"} <= parts and not {"amplifier", "speaker"} & parts
 
 
 def test_a_kit_that_needs_an_h_bridge_is_refused_on_a_board_without_its_pins(tmp_path):

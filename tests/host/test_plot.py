@@ -1,9 +1,11 @@
-"""`gullwing plot`: a trace from the simulated board becomes labelled steps with gaps, drawn to a PNG."""
+"""`gullwing plot`: a trace from the simulated board becomes labelled steps with gaps, drawn to a PNG; a recording
+of the amplifier, a spectrogram with the engine's firing frequency over it."""
 
 import math
 import struct
 
 import machine
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from simboard import board as simulated
@@ -168,11 +170,11 @@ def test_a_bad_trace_names_what_is_wrong(tmp_path, text, words):
 
 def test_a_trace_without_servo_or_motor_pins_says_which_pins_it_has(tmp_path):
     path = tmp_path / "led.csv"
-    path.write_text("t_us,pin,freq_hz,duty_ns,kind,level\n0,4,0,0,gpio,1\n0,13,1000,500000,pwm,1\n")
+    path.write_text("t_us,pin,freq_hz,duty_ns,kind,level\n0,4,0,0,gpio,1\n0,21,1000,500000,pwm,1\n")
     result = CliRunner().invoke(cli, ["plot", str(path)])
     assert result.exit_code == 2
     assert "no servo, motor or buzzer output of board esp32-devkitc" in result.stderr
-    assert "led (GPIO4), GPIO13" in result.stderr
+    assert "led (GPIO4), GPIO21" in result.stderr
 
 
 # -- a session with the engine: the buzzer, rpm read off its tone, a time window, the show's phases --------
@@ -329,3 +331,98 @@ def test_a_window_before_the_trace_starts_is_refused(tmp_path):
     assert result.exit_code == 2
     assert "error: --to 4 s is before the trace's start (the trace runs from 5 s to 5.02 s)" in result.stderr
     assert not path.with_suffix(".png").exists()
+
+
+# -- a recording of the amplifier: its spectrogram ---------------------------------------------------------------
+
+SOUND_RATE = 16_000
+
+
+def recording(tmp_path, name="showroom.wav"):
+    """Two seconds of silence from power-on, then 1 s of firings at 23.75 Hz (950 rpm) and 1 s at 150 Hz (6000 rpm)
+    under a 3 kHz whistle, then the WAV header's sizes left unwritten as a stopped recorder leaves them."""
+    from host_tools import audio
+
+    t = np.arange(SOUND_RATE) / SOUND_RATE
+    idle = np.sin(2 * np.pi * 23.75 * t) ** 31  # one sharp pulse per firing
+    pull = np.sin(2 * np.pi * 150 * t) ** 31 * 0.5 + 0.05 * np.sin(2 * np.pi * 3000 * t)
+    path = audio.write_wav(tmp_path / name, np.concatenate([np.zeros(2 * SOUND_RATE), 0.5 * idle, pull]), SOUND_RATE)
+    data = bytearray(path.read_bytes())
+    data[4:8] = data[40:44] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def sound_figure(paths, start_s=None, end_s=None):
+    """The spectrogram figure and its axes."""
+    from host_tools import audio
+
+    sound = next(p for p in paths if str(p).endswith(".wav"))
+    take = audio.read_wav(sound)  # its header's sizes unwritten: read to the end
+    rows = sorted((r for p in paths if not str(p).endswith(".wav") for r in plot.read_trace(p)), key=lambda r: r.t_us)
+    fig = plot.draw_sound(take, rows, plot.within(plot.Window(0.0, take.duration_s), start_s, end_s), sound)
+    fig.canvas.draw()
+    return fig, fig.axes[0]
+
+
+def loudest_hz_at(ax, t_s, low_hz, high_hz):
+    """The frequency drawn brightest at `t_s` between two frequencies."""
+    mesh = ax.collections[0]
+    coords = mesh.get_coordinates()  # corners of each cell: (rows + 1, columns + 1, 2)
+    level = mesh.get_array().reshape(coords.shape[0] - 1, coords.shape[1] - 1)
+    column = int(np.argmin(np.abs(coords[0, :-1, 0] - t_s)))
+    freqs = (coords[:-1, 0, 1] + coords[1:, 0, 1]) / 2
+    band = (freqs >= low_hz) & (freqs <= high_hz)
+    return freqs[band][np.argmax(level[band, column])]
+
+
+def test_a_wav_is_drawn_as_a_spectrogram_from_power_on_with_its_sounds_where_they_are(tmp_path):
+    fig, ax = sound_figure([recording(tmp_path)])
+    assert ax.get_xlim() == (0.0, 4.0) and ax.get_yscale() == "log"
+    assert ax.get_ylim() == (plot.LOWEST_SHOWN_HZ, 8000)
+    assert loudest_hz_at(ax, 3.5, 2000, 8000) == pytest.approx(3000, rel=0.01)  # the whistle
+    assert loudest_hz_at(ax, 3.5, 100, 200) == pytest.approx(150, rel=0.05)  # the firing frequency
+    assert loudest_hz_at(ax, 2.5, 15, 40) == pytest.approx(23.75, abs=4)  # an idle's, within a bin
+    assert "no rpm readings given" in fig.get_suptitle()
+    assert not drawn_lines(ax)
+
+
+def test_rpm_readings_are_drawn_over_the_spectrogram_as_the_firing_frequency_with_an_rpm_scale(tmp_path):
+    readings = telemetry(tmp_path, [(2_000_000, "rpm", 950, ""), (3_000_000, "rpm", 6000, ""),
+                                    (2_000_000, "phase", 0, "engine start")])
+    fig, ax = sound_figure([recording(tmp_path), readings], start_s=2.5)
+    (label, (times, hz)), = drawn_lines(ax).items()
+    assert label.startswith("firing frequency, rpm / 40 Hz")
+    assert times == [2.5, 3.0, 4.0] and hz == [23.75, 150, 150]  # the reading that held when the window opened
+    rpm_scale = next(child for child in ax.child_axes if child.get_ylabel().startswith("engine rpm"))
+    assert rpm_scale.get_ylim() == pytest.approx((plot.LOWEST_SHOWN_HZ * 40, 8000 * 40))
+    assert ax.get_xlim() == (2.5, 4.0)
+    assert "from power-on" in ax.get_xlabel()
+
+
+def test_the_plot_command_draws_a_wavs_spectrogram_beside_it(tmp_path):
+    sound = recording(tmp_path)
+    readings = telemetry(tmp_path, [(2_000_000, "rpm", 950, "")])
+    result = CliRunner().invoke(cli, ["plot", str(sound), str(readings), "--from", "1", "--to", "3.5"])
+    assert result.exit_code == 0, result.output
+    png_size(tmp_path / "showroom-spectrogram.png")  # clear of the trace's showroom.png
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--from", "5"], "--from 5 s is after the recording's end (the recording runs from 0 s to 4 s)"),
+    (["--from", "-2"], "--from -2 is not a time"),
+])
+def test_a_window_outside_the_recording_is_refused(tmp_path, options, words):
+    result = CliRunner().invoke(cli, ["plot", str(recording(tmp_path)), *options])
+    assert result.exit_code == 2 and "error: " + words in result.stderr
+    assert not (tmp_path / "showroom-spectrogram.png").exists()
+
+
+def test_a_file_that_is_no_wav_or_two_wavs_are_refused(tmp_path):
+    fake = tmp_path / "fake.wav"
+    fake.write_text("t_us,pin\n")
+    result = CliRunner().invoke(cli, ["plot", str(fake)])
+    assert result.exit_code == 2 and "is not a WAV file" in result.stderr
+    assert "hint: give a 16-bit mono" in result.stderr
+    result = CliRunner().invoke(cli, ["plot", str(recording(tmp_path)), str(recording(tmp_path, "b.wav"))])
+    assert result.exit_code == 2 and "give one recording to plot, not 2" in result.stderr

@@ -4,7 +4,8 @@ The tests come from a MicroPython source tree (`GW_MICROPYTHON_SRC`: a checkout 
 v1.29) and `unittest` from micropython-lib (`GW_MICROPYTHON_LIB_SRC`); neither ships with this project, so
 without them the tests skip, saying what to set. They run as on a real board: `mpremote run` on a board
 whose flash holds only `lib/unittest/` and upstream's `tests/target_wiring/esp32.py` as `target_wiring.py`,
-with GPIO4 jumpered to GPIO5 and GPIO12 to GPIO13.
+with GPIO4 jumpered to GPIO5 and GPIO12 to GPIO13. tests/extmod/machine_i2s_rate.py (I2S drained at its sample
+rate) needs no wiring and runs there too.
 """
 
 import os
@@ -45,6 +46,8 @@ def wired_board(tmp_path_factory):
         (files / f"{name}.py").write_bytes(_read(upstream, f"tests/extmod_hardware/{name}.py"))
     for name in UART_TESTS:
         (files / f"{name}.py.exp").write_bytes(_read(upstream, f"tests/extmod_hardware/{name}.py.exp"))
+    for name in ("machine_i2s_rate.py", "machine_i2s_rate.py.exp"):
+        (files / name).write_bytes(_read(upstream, "tests/extmod/" + name))
     (files / "target_wiring.py").write_bytes(_read(upstream, "tests/target_wiring/esp32.py"))
     (files / "unittest.py").write_bytes(_read(lib, "python-stdlib/unittest/unittest/__init__.py"))
 
@@ -71,3 +74,9 @@ def test_uart_irq_test_prints_its_expected_output(wired_board, name):
     sim, files = wired_board
     result = sim.mpremote("run", str(files / f"{name}.py"), check=False, timeout=120)
     assert result.stdout.replace("\r\n", "\n") == (files / f"{name}.py.exp").read_text(), result.stderr
+
+
+def test_i2s_rate_test_prints_its_expected_output(wired_board):
+    sim, files = wired_board
+    result = sim.mpremote("run", str(files / "machine_i2s_rate.py"), check=False, timeout=120)
+    assert result.stdout.replace("\r\n", "\n") == (files / "machine_i2s_rate.py.exp").read_text(), result.stderr

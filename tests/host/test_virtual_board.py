@@ -520,3 +520,52 @@ def test_the_flash_answers_as_littlefs_does(tmp_path):
         "['a.txt'] None []",
         "28",
     ]
+
+
+# -- the I2S amplifier's sound (gullwing sim --audio) ------------------------------------------------------
+
+TONE_SCRIPT = """
+import time
+from machine import I2S, Pin
+time.sleep_ms(300)
+tone = bytearray(32)
+for i in range(8, 16):
+    tone[2 * i:2 * i + 2] = (4000).to_bytes(2, 'little')
+for i in range(8):
+    tone[2 * i:2 * i + 2] = (65536 - 4000).to_bytes(2, 'little')
+Pin(2, Pin.OUT).value(1)
+i2s = I2S(0, sck=Pin(26), ws=Pin(25), sd=Pin(22), mode=I2S.TX, bits=16, format=I2S.MONO, rate=16000, ibuf=1024)
+for _ in range(500):
+    i2s.write(tone)
+time.sleep_ms(100)
+i2s.deinit()
+"""
+
+
+def test_the_audio_file_holds_what_the_amplifier_plays_on_the_trace_s_clock(tmp_path):
+    from host_tools.wired import read_wav
+
+    wav, trace = tmp_path / "sound.wav", tmp_path / "trace.csv"
+    script = tmp_path / "tone.py"
+    script.write_text(TONE_SCRIPT)
+    sim = SimProcess(tmp_path / "flash", "--audio", str(wav), trace=trace)
+    try:
+        sim.mpremote("run", str(script), timeout=60)
+        time.sleep(0.3)
+    finally:
+        sim.stop()
+    rate, samples = read_wav(wav)
+    assert rate == 16000
+    enabled_us = next(int(row.split(",")[0]) for row in trace.read_text().splitlines()[1:]
+                      if row.split(",")[1] == "2")  # the pin set just before the I2S starts
+    sounding = [k for k, value in enumerate(samples) if value]
+    first, last = sounding[0], sounding[-1]
+    # silence from power-on; the tone starts when the DMA first plays what was written: two buffers of 256
+    # frames after the I2S starts (ibuf=1024 gives two), on the trace's clock (give or take the interpreter's
+    # time from the pin to the I2S)
+    assert 0 <= first - (enabled_us * rate // 1_000_000 + 2 * 256) <= 16
+    assert abs((last + 1 - first) - 500 * 16) <= 1  # every sample written, none lost: 0.5 s
+    assert all(value in (4000, -4000) for value in samples[first:last + 1])
+    flips = sum(1 for k in range(first + 1, last + 1) if samples[k] != samples[k - 1])
+    assert flips == 2 * 500 - 1  # a 1 kHz square wave at 16 kHz: 8 samples a half period
+    assert len(samples) > last + 0.1 * rate  # silence after the deinit, up to the end of the session
