@@ -5,10 +5,12 @@ The self-test checks what a buyer would notice, over the protocol (docs/protocol
 answers `version` with this version and lists no `problems`; each door goes to a test angle and back
 and reports both arrivals; the engine starts, revs up at full throttle and stops; an RC receiver's
 channels read when one is wired. The outputs are checked too: the motor's duty rises with rpm and falls
-to 0, the buzzer sounds. On a virtual board started with `--trace` they are read from the pins
-themselves (each servo's pulse following its door as well); on any other board from `status`'s
-`outputs` (the motor's duty and the buzzer's frequency as the firmware drives them), where the
-firmware reports it; without either the report says they were not checked.
+to 0; the engine's voice sounds: the I2S amplifier where the board file wires one (and falls silent when
+the engine stops), else the buzzer. On a virtual board started with `--trace` the pins are read
+themselves (each servo's pulse following its door as well); on any other board, and for the amplifier
+always (I2S does not show in a trace), from `status`'s `outputs` (the motor's duty, the buzzer's
+frequency, the sound's peak, as the firmware drives them), where the firmware reports them; without
+either the report says they were not checked.
 
 A board that fails does not stop the others. A board that passed this kit with this gullwing version
 (known by machine.unique_id, from the earlier reports) is skipped before anything is written to it,
@@ -22,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from host_tools import __version__, deploy, errors, flash, ports
+from host_tools import __version__, boards, deploy, errors, flash, ports
 from host_tools.link import Link
 
 REPORTS_DIR = Path("provision-reports")
@@ -56,7 +58,6 @@ def all_ports():
     running on this machine."""
     from serial.tools import list_ports
 
-    from host_tools import boards
     from host_tools.virtual_board import running_ports
 
     known = boards.known_usb_ids()
@@ -135,8 +136,10 @@ def self_test(link, kit, result, pins=None, step=None):
     if rc == "failsafe":
         raise SelfTestFailed("the RC receiver's signal was lost (failsafe): check its wiring and the transmitter")
     _test_engine(link, kit, result, pins, revs=rc != "control")
+    # `status` leaves out `rc` until a receiver's signal is seen: the board file says whether one is wired
+    wired = rc or "rc_throttle" in kit.board.pins
     result.checks.append("rc: the receiver's channels read (in control)" if rc == "control" else
-                         "rc: no receiver signal, not checked" if rc else "rc: no receiver on this board")
+                         "rc: no receiver signal, not checked" if wired else "rc: no receiver on this board")
     _no_problems(link, "after the self-test")
     assert_ok(link, "events off")  # the board is left as a buyer gets it: doors closed, engine off, quiet
 
@@ -187,24 +190,29 @@ def _motor_pins(kit):
 
 
 def _test_engine(link, kit, result, pins, revs):
-    """The engine starts, revs and stops; its outputs follow: read from a virtual board's trace, else from
-    `status`'s `outputs` (the motor's duty in percent, the buzzer's Hz) where the firmware reports them."""
+    """The engine starts, revs and stops; its outputs follow. The motor's duty is read from a virtual board's
+    trace, else from `status`'s `outputs` (in percent). The voice: where the board wires an I2S amplifier,
+    `outputs.sound` (the last block's peak in percent: the I2S does not show in a trace); else the buzzer,
+    from the trace or `outputs.buzzer_hz`."""
     motor = _motor_pins(kit)
-    buzzer = kit.board.pins.get("buzzer")
-    heard = []  # buzzer Hz seen in `status` while the engine ran
+    amplifier = kit.board.amplifier  # then the buzzer's pin is not driven (the kit has no piezo)
+    buzzer = None if amplifier else kit.board.pins.get("buzzer")
+    heard = []  # the voice in `status`'s outputs: the amplifier's %, else the buzzer's Hz
 
     def sample():
-        """(rpm, motor duty 0.0-1.0 or None when not visible) now."""
+        """(rpm, motor duty 0.0-1.0 or None when not visible, the voice in `status`) now."""
         status = link.request("status").data
         outputs = status.get("outputs")
+        voice = outputs.get("sound" if amplifier else "buzzer_hz", 0) if isinstance(outputs, dict) else 0
         if pins is not None:
             duty = max(pins.duty(gpio) for gpio in motor) if motor else 0.0
         elif isinstance(outputs, dict):
             duty = outputs.get("motor", 0) / 100
-            heard.append(outputs.get("buzzer_hz", 0))
         else:  # left out while nothing is driven, by a firmware that reported it before; else not visible
             duty = 0.0 if heard else None
-        return status["engine"]["rpm"], duty
+        if isinstance(outputs, dict):
+            heard.append(voice)
+        return status["engine"]["rpm"], duty, voice
 
     if pins is not None:
         pins.mark()
@@ -212,12 +220,12 @@ def _test_engine(link, kit, result, pins, revs):
     if not _engine_reaches(link, "running", 5.0):
         raise SelfTestFailed("the engine did not start (no `running` within 5 s)")
     time.sleep(0.5)  # settled at idle
-    idle, idle_duty = sample()
-    full, full_duty = idle, idle_duty
+    idle, idle_duty, idle_voice = sample()
+    full, full_duty, full_voice = idle, idle_duty, idle_voice
     if revs:
         assert_ok(link, "throttle 100")
         time.sleep(0.8)
-        full, full_duty = sample()
+        full, full_duty, full_voice = sample()
         assert_ok(link, "throttle 0")
     sounded = pins.sounded(buzzer) if pins is not None and buzzer is not None else any(heard)
     assert_ok(link, "engine stop")
@@ -228,13 +236,14 @@ def _test_engine(link, kit, result, pins, revs):
     result.checks.append(f"engine: {idle} rpm idle" + (f", {full} rpm full throttle" if revs else
                                                         " (the RC receiver holds the throttle)"))
     if idle_duty is None:
-        result.checks.append("motor, buzzer: outputs not visible over the protocol, not checked")
+        result.checks.append(f"motor, {'sound' if amplifier else 'buzzer'}: outputs not visible over the protocol, "
+                             "not checked")
         return
-    off_duty = sample()[1]
+    _rpm, off_duty, off_voice = sample()
     deadline = time.monotonic() + 1.0
-    while off_duty and time.monotonic() < deadline:  # the motor's last duty may still be ramping down
+    while (off_duty or (amplifier and off_voice)) and time.monotonic() < deadline:  # still ramping down, fading
         time.sleep(0.05)
-        off_duty = sample()[1]
+        _rpm, off_duty, off_voice = sample()
     named = "motor output (GPIO" + "/".join(str(gpio) for gpio in motor) + ")"
     if not motor:
         raise SelfTestFailed("the board file wires no motor output")
@@ -243,10 +252,28 @@ def _test_engine(link, kit, result, pins, revs):
                              f"{full_duty:.0%} at full throttle, {off_duty:.0%} stopped")
     result.checks.append(f"{named}: duty {idle_duty:.0%} idle, " + (f"{full_duty:.0%} full, " if revs else "")
                          + "0% stopped")
-    if buzzer is not None:
+    if amplifier:
+        _check_sound(kit, result, sounded, idle_voice, full_voice if revs else None, off_voice)
+    elif buzzer is not None:
         if not sounded:
             raise SelfTestFailed(f"the buzzer (GPIO{buzzer}) did not sound while the engine ran")
         result.checks.append(f"buzzer (GPIO{buzzer}): sounded" + (f" ({max(heard)} Hz)" if heard else ""))
+
+
+def _check_sound(kit, result, sounded, idle, full, stopped):
+    """The amplifier's sound as `status` shows it (peaks in %; `full` None when not revved): it sounded while
+    the engine ran and went silent when it stopped. What the firmware plays, not whether a speaker hears it."""
+    named = "amplifier (I2S GPIO" + "/".join(str(kit.board.pins[role]) for role in boards.I2S_ROLES) + ")"
+    volume = kit.config().get("sound", {}).get("volume")
+    if volume == 0:
+        result.checks.append(f"{named}: sound.volume is 0 in the kit, not checked")
+        return
+    if not sounded:
+        raise SelfTestFailed(f"the {named} did not sound while the engine ran")
+    if stopped:
+        raise SelfTestFailed(f"the {named} still sounds ({stopped}%) with the engine stopped")
+    result.checks.append(f"{named}: sounded, peak {idle}% idle, " + (f"{full}% full, " if full is not None else "")
+                         + "silent stopped")
 
 
 def _engine_reaches(link, state, timeout):

@@ -190,8 +190,7 @@ def load(path=PATH):
     problems = []
     given = {}
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = store.read_at_most(path, MAX_BYTES)
         if len(data) > MAX_BYTES:
             problems.append(path + ": over " + str(MAX_BYTES // 1024) + " KB, not read")
         else:

@@ -188,8 +188,8 @@ class Sound:
             rpm = limit
         gas = GAS_MIN + GAS_RPM * rpm // limit
         st[synth.AG] = self._level(gas)
-        fire = (FIRE_FULL * charge >> 8) * (128 + 128 * rpm // limit)
-        st[synth.AF] = self._level(gas + fire >> 8)
+        fire = (FIRE_FULL * charge >> 8) * (128 + 128 * rpm // limit) >> 8
+        st[synth.AF] = self._level(gas + fire)
 
     def _charge(self, engine):
         # the cylinders' charge (load and boost) as a share of the most there is, q8, eased so that

@@ -9,6 +9,7 @@ The payload is bytes; `save_dict`/`load_dict` keep a small dict of ints and stri
 
 import binascii
 import json
+import os
 import struct
 
 MAGIC = b"GWS1"
@@ -16,6 +17,15 @@ _HEAD = 10  # magic + sequence + length
 MAX_PAYLOAD = 4096
 _SEQ_MASK = 0xFFFFFFFF
 
+
+
+def read_at_most(path, limit):
+    """The file's bytes, or its first limit + 1 when it is longer (the caller sees it is too long). Only
+    what the file holds is allocated: a read(n) takes n bytes of heap at once, whatever the file's size,
+    and at the start the heap may have no such run free."""
+    size = os.stat(path)[6]
+    with open(path, "rb") as f:
+        return f.read(min(size, limit + 1))
 
 def frame(seq, payload):
     """The bytes of one slot holding `payload` as record number `seq`."""
@@ -97,8 +107,6 @@ class Store:
     def set_aside(self, suffix=".bad"):
         """Rename both slots (kept for inspection, replacing an earlier pair set aside): the next load
         finds no record and the next save starts afresh."""
-        import os
-
         for path in self.paths:
             try:
                 os.rename(path, path + suffix)
@@ -150,8 +158,7 @@ class Store:
     @staticmethod
     def _read(path):
         try:
-            with open(path, "rb") as f:
-                data = f.read(_HEAD + MAX_PAYLOAD + 5)
+            data = read_at_most(path, _HEAD + MAX_PAYLOAD + 4)
         except OSError:
             return None
         return parse(data)

@@ -65,44 +65,71 @@ def test_boards_are_provisioned_at_once_a_killed_one_fails_alone_and_a_rerun_doe
             sim.stop()
 
 
+def _on_board_pins(az1, pins):
+    return dataclasses.replace(az1, board=dataclasses.replace(az1.board, pins=pins))
+
+
+def _without_amplifier(az1):
+    """The kit on its board with the I2S amplifier's three lines deleted: the buzzer is the engine's voice."""
+    return _on_board_pins(az1, {role: gpio for role, gpio in az1.board.pins.items() if role not in boards.I2S_ROLES})
+
+
 def test_the_self_test_checks_the_outputs_and_fails_a_board_with_a_broken_one(tmp_path):
     az1 = kit.load("az1-1to8")
     # the motor on an input-only pin: what a board file the host did not check would put on a board
-    broken = dataclasses.replace(az1, board=dataclasses.replace(az1.board, pins={**az1.board.pins, "motor": 39}))
-    sims = [SimProcess(tmp_path / "good", trace=tmp_path / "good.csv"),
-            SimProcess(tmp_path / "broken", trace=tmp_path / "broken.csv")]
+    broken = _on_board_pins(az1, {**az1.board.pins, "motor": 39})
+    kits = {"good": az1, "piezo": _without_amplifier(az1), "broken": broken}
+    sims = {name: SimProcess(tmp_path / name, trace=tmp_path / (name + ".csv")) for name in kits}
     try:
-        traces = {sim.port: sim.trace for sim in sims}
-        (good,), _ = provision.provision([sims[0].port], az1, reports=tmp_path / "rep", live=False, traces=traces)
-        (bad,), _ = provision.provision([sims[1].port], broken, reports=tmp_path / "rep", live=False, traces=traces)
+        (good,), (piezo,), (bad,) = (provision.provision([sim.port], kits[name], reports=tmp_path / "rep", live=False,
+                                                         traces={sim.port: sim.trace})[0]
+                                     for name, sim in sims.items())
     finally:
-        for sim in sims:
+        for sim in sims.values():
             sim.stop()
     assert good.passed, good.error
     checks = "\n".join(good.checks)
-    assert "motor output (GPIO25): duty" in checks and "buzzer (GPIO23): sounded" in checks
-    assert "door left: GPIO18 pulse" in checks
+    assert "motor output (GPIO25): duty" in checks and "door left: GPIO18 pulse" in checks
+    assert "amplifier (I2S GPIO32/33/13): sounded, peak " in checks and "silent stopped" in checks
+    assert "buzzer" not in checks  # the amplifier is the voice: the buzzer's pin is not driven
+    assert piezo.passed, piezo.error
+    checks = "\n".join(piezo.checks)
+    assert "buzzer (GPIO23): sounded" in checks and "amplifier" not in checks
     assert not bad.passed and bad.done == ["deployed"]
     assert "problems" in bad.error and "motor" in bad.error and "39" in bad.error, bad.error
 
 
-def test_without_a_trace_the_output_checks_a_board_cannot_show_are_named(tmp_path):
-    """A USB board: the buzzer and the motor's duty are not visible over the protocol; the report says so."""
+@pytest.mark.parametrize("amplifier, voice", [(True, "sound"), (False, "buzzer")])
+def test_without_a_trace_the_output_checks_a_board_cannot_show_are_named(amplifier, voice):
+    """A USB board whose firmware does not report its outputs: the motor's duty and the voice are not visible
+    over the protocol; the report says so."""
     result = provision.Result("/dev/x")
-    link = _ScriptedLink()
-    provision.self_test(link, kit.load("az1-1to8"), result)
-    assert "motor, buzzer: outputs not visible over the protocol, not checked" in result.checks
+    provision.self_test(_ScriptedLink(), _kit(amplifier), result)
+    assert f"motor, {voice}: outputs not visible over the protocol, not checked" in result.checks
     assert "rc: no receiver signal, not checked" in result.checks
+
+
+@pytest.mark.parametrize("wired, said", [(True, "rc: no receiver signal, not checked"),
+                                         (False, "rc: no receiver on this board")])
+def test_a_receiver_without_a_signal_is_told_from_none_by_the_board_file(wired, said):
+    """`status` leaves `rc` out until a signal is seen: whether a receiver is wired is the board file's word."""
+    az1 = kit.load("az1-1to8")
+    on_board = az1 if wired else _on_board_pins(az1, {role: gpio for role, gpio in az1.board.pins.items()
+                                                      if not role.startswith("rc_")})
+    result = provision.Result("/dev/x")
+    provision.self_test(_ScriptedLink(rc=None), on_board, result)
+    assert said in result.checks
 
 
 class _ScriptedLink:
     """A healthy board's answers to the self-test, without a board."""
 
-    def __init__(self, problems=(), outputs=None):
+    def __init__(self, problems=(), outputs=None, rc="waiting"):
         self.events = []
+        self.rc = rc  # `status`'s rc: None as a firmware that leaves it out while waiting
         self.problems = list(problems)
         self.state, self.throttle = "off", 0
-        self.outputs = outputs  # (motor %, buzzer Hz) -> `status`'s outputs, as a firmware with them reports
+        self.outputs = outputs  # (state, throttle) -> `status`'s outputs, as a firmware with them reports
 
     def request(self, line):
         from host_tools.link import Reply
@@ -112,12 +139,11 @@ class _ScriptedLink:
             data = {"version": provision.__version__, "id": "240ac4000001"}
         elif line == "status":
             rpm = {"off": 0, "running": 950 + 80 * self.throttle}[self.state]
-            data = {"engine": {"state": self.state, "rpm": rpm}, "rc": "waiting"}
+            data = {"engine": {"state": self.state, "rpm": rpm}, **({"rc": self.rc} if self.rc else {})}
             if self.problems:
                 data["problems"] = self.problems
             if self.outputs is not None:
-                motor, buzzer_hz = self.outputs(self.state, self.throttle)
-                data["outputs"] = {"motor": motor, "buzzer_hz": buzzer_hz}
+                data["outputs"] = self.outputs(self.state, self.throttle)
         elif line.startswith("door both"):
             angle = 0 if "close" in line else provision.TEST_DEG
             self.events += ["evt door " + json.dumps({"side": side, "state": "x", "angle": angle})
@@ -136,31 +162,72 @@ class _ScriptedLink:
         return None
 
 
+def _kit(amplifier):
+    az1 = kit.load("az1-1to8")
+    return az1 if amplifier else _without_amplifier(az1)
+
+
+def _motor(state, throttle):
+    return 20 + 3 * throttle // 4 if state == "running" else 0
+
+
+def _buzzer(state, throttle):
+    return 180 + 4 * throttle if state == "running" else 0
+
+
+def _sound(state, throttle):
+    return 5 + throttle // 2 if state == "running" else 0
+
+
 def _healthy_outputs(state, throttle):
-    return (20 + 3 * throttle // 4, 180 + 4 * throttle) if state == "running" else (0, 0)
+    """A board with an amplifier: `sound` left out while silent, the buzzer not driven."""
+    sound = _sound(state, throttle)
+    return {"motor": _motor(state, throttle), "buzzer_hz": 0, **({"sound": sound} if sound else {})}
+
+
+def _healthy_buzzer_outputs(state, throttle):
+    return {"motor": _motor(state, throttle), "buzzer_hz": _buzzer(state, throttle)}
 
 
 def test_without_a_trace_the_outputs_status_reports_are_checked():
-    """A USB board whose firmware reports its outputs in `status`: the motor's duty and the buzzer are checked."""
+    """A USB board whose firmware reports its outputs in `status`: the motor's duty and the amplifier's sound,
+    or on a board without one the buzzer, are checked."""
     result = provision.Result("/dev/x")
-    provision.self_test(_ScriptedLink(outputs=_healthy_outputs), kit.load("az1-1to8"), result)
+    provision.self_test(_ScriptedLink(outputs=_healthy_outputs), _kit(True), result)
     checks = "\n".join(result.checks)
     assert "motor output (GPIO25): duty 20% idle, 95% full, 0% stopped" in checks
-    assert "buzzer (GPIO23): sounded (580 Hz)" in checks and "not checked" not in checks.split("rc:")[0]
+    assert "amplifier (I2S GPIO32/33/13): sounded, peak 5% idle, 55% full, silent stopped" in checks
+    assert "buzzer" not in checks and "not checked" not in checks.split("rc:")[0]
+    result = provision.Result("/dev/x")
+    provision.self_test(_ScriptedLink(outputs=_healthy_buzzer_outputs), _kit(False), result)
+    checks = "\n".join(result.checks)
+    assert "buzzer (GPIO23): sounded (580 Hz)" in checks and "amplifier" not in checks
 
 
-def _buzzing(state):
-    return 200 if state == "running" else 0
+def test_a_kit_that_mutes_its_amplifier_does_not_fail_for_its_silence():
+    az1 = kit.load("az1-1to8")
+    muted = dataclasses.replace(az1, settings={**az1.settings, "sound": {"volume": 0}})
+    result = provision.Result("/dev/x")
+    provision.self_test(_ScriptedLink(outputs=lambda state, throttle: {"motor": _motor(state, throttle)}), muted,
+                        result)
+    assert "amplifier (I2S GPIO32/33/13): sound.volume is 0 in the kit, not checked" in result.checks
 
 
-@pytest.mark.parametrize("outputs, reason", [
-    (lambda state, throttle: (0, _buzzing(state)), "motor output (GPIO25) does not follow the revs"),
-    (lambda state, throttle: (20, _buzzing(state)), "duty 20% at idle, 20% at full throttle, 20% stopped"),
-    (lambda state, throttle: (_healthy_outputs(state, throttle)[0], 0), "buzzer (GPIO23) did not sound"),
+@pytest.mark.parametrize("amplifier, outputs, reason", [
+    (True, lambda state, throttle: {**_healthy_outputs(state, throttle), "motor": 0},
+     "motor output (GPIO25) does not follow the revs"),
+    (True, lambda state, throttle: {**_healthy_outputs(state, throttle), "motor": 20},
+     "duty 20% at idle, 20% at full throttle, 20% stopped"),
+    (True, lambda state, throttle: {"motor": _motor(state, throttle), "buzzer_hz": _buzzer(state, throttle)},
+     "amplifier (I2S GPIO32/33/13) did not sound while the engine ran"),
+    (True, lambda state, throttle: {**_healthy_outputs(state, throttle), "sound": 30},
+     "amplifier (I2S GPIO32/33/13) still sounds (30%) with the engine stopped"),
+    (False, lambda state, throttle: {"motor": _motor(state, throttle), "buzzer_hz": 0},
+     "buzzer (GPIO23) did not sound"),
 ])
-def test_without_a_trace_a_motor_or_buzzer_that_status_shows_dead_fails_naming_it(outputs, reason):
+def test_without_a_trace_a_motor_or_voice_that_status_shows_dead_fails_naming_it(amplifier, outputs, reason):
     with pytest.raises(provision.SelfTestFailed, match=re.escape(reason)):
-        provision.self_test(_ScriptedLink(outputs=outputs), kit.load("az1-1to8"), provision.Result("/dev/x"))
+        provision.self_test(_ScriptedLink(outputs=outputs), _kit(amplifier), provision.Result("/dev/x"))
 
 
 def test_a_board_listing_problems_fails_its_self_test_naming_them():

@@ -12,14 +12,18 @@ BIN = Path(sys.executable).parent
 
 
 class SimProcess:
-    """A running `gullwing sim`; `port` is its serial port."""
+    """A running `gullwing sim`; `port` is its serial port; `trace` and `audio` (`--audio`: what the I2S
+    amplifier plays, a WAV) are files it writes."""
 
-    def __init__(self, flash_dir, *args, trace=None):
+    def __init__(self, flash_dir, *args, trace=None, audio=None):
         self.flash = Path(flash_dir)
         self.trace = Path(trace) if trace else None
+        self.audio = Path(audio) if audio else None
         cmd = [str(BIN / "gullwing"), "sim", "--flash", str(flash_dir), *args]
         if trace:
             cmd += ["--trace", str(trace)]
+        if audio:
+            cmd += ["--audio", str(audio)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.first_line = self.proc.stdout.readline().strip()
         if not self.first_line.startswith("port: "):
