@@ -19,6 +19,8 @@ def _starve_the_watchdog(port):
         wire.send(STARVE.encode())
         wire.expect("TG0WDT_SYS_RESET")
         wire.expect("gullwing 0.1.0")
+        wire.send(b"#up ping\n")  # answered once the firmware runs (a Ctrl-C before would stop its import)
+        wire.expect("#up ok", 15)
     finally:
         wire.close()
 
