@@ -353,7 +353,7 @@ def test_sim_takes_the_projects_board_from_the_environment_or_the_kit_in_gullwin
             assert proc.stderr.readline().startswith(shown)
         finally:
             proc.terminate()
-            proc.communicate(timeout=10)
+            proc.communicate(timeout=30)  # a loaded machine takes its time to power the board off
 
 
 def test_the_record_names_catalogue_files_by_name_and_others_by_path(tmp_path):

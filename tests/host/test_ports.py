@@ -94,7 +94,8 @@ def test_a_running_virtual_board_counts_as_a_connected_board(connected):
     assert "/dev/pts/7  virtual board (gullwing sim)" in str(info.value)
 
 
-def test_status_without_a_port_finds_the_one_running_virtual_board(tmp_path):
+def test_status_without_a_port_finds_the_one_running_virtual_board(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # its own list of running boards: tests run side by side
     env = dict(os.environ)
     env.pop(ports.ENV_VAR, None)
     if [info for info in list_ports.comports() if ports.usb_id(info) in boards.known_usb_ids()]:
