@@ -41,8 +41,8 @@ class PwmOutput:
 
     def write(self, duty):
         if duty != self.duty:
-            self.duty = duty
             self._pwm.duty_u16(duty)
+            self.duty = duty  # after the pin: a write cut short (a Ctrl-C in the stop) is done again
 
     def retune(self, freq):
         self._pwm.freq(freq)
@@ -105,8 +105,8 @@ class Tone:
         if duty and hz != self.hz:
             hz = lane_hz(hz, self.lane)
             if hz != self.hz:
-                self.hz = hz
                 self._out.retune(hz)
+                self.hz = hz
         self._out.write(duty)
 
     def release(self):

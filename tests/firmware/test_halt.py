@@ -108,7 +108,8 @@ def _last(pin):
 def _instrument(a, crashes, faults, console):
     """The parts' methods the stop calls, wrapped; the console and machine taken over."""
     outputs = a.outputs
-    for part, names in ((outputs.motor, ("write",)), (outputs.buzzer, ("write",)),
+    # the motor's PWM too: a Ctrl-C between the pin's write and the motor's note of it must not leave it driven
+    for part, names in ((outputs.motor, ("write",)), (outputs.motor._pwm, ("duty_u16",)), (outputs.buzzer, ("write",)),
                         (a.engine, ("throttle", "stop")), (a.voice, ("reset",)), (a.doors, ("command",)),
                         (a.saver.store, ("save_dict",)), (a.led, ("stop",)), (crashes, ("crashed",))):
         for name in names:
