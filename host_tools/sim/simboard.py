@@ -144,6 +144,10 @@ class Board:
         n_ch = self.chip.ledc_modes * self.chip.ledc_channels
         n_tm = self.chip.ledc_modes * self.chip.ledc_timers
         self.chan_pin = [-1] * n_ch  # gpio of each LEDC channel, -1 when free
+        # the duty register value each channel's last trace row shows, -1 for none: a row cut off by a Ctrl-C
+        # raised between the register write and the row (sim code runs as bytecode; the chip's C does not
+        # stop there) is written at the channel's next write
+        self.chan_traced = [-1] * n_ch
         self.chan_timer = [-1] * n_ch  # timer index of each channel
         self.timers = [None] * n_tm  # simledc.LedcTimer of each LEDC timer, None when free
         self.timer_start_us = [0] * n_tm  # when each timer's counter last restarted (pulse phase)

@@ -206,10 +206,11 @@ class PWM:
         else:
             changed = board.ledc_set_duty(self.channel, self._channel_duty) or retimed
         _register_channel(self.channel, self._pin, self.timer)
-        if changed:
+        if changed or board.chan_traced[self.channel] != self._channel_duty:
             record = board.timers[self.timer]
             board.record(self._pin, self._ledc_freq(), record.high_ns(self._channel_duty) if record else 0,
                          simtrace.PWM, 1 if self._channel_duty else 0)
+            board.chan_traced[self.channel] = self._channel_duty
             board.wire_changed(self._pin)
 
     def _check_duty_u16(self, duty):
@@ -261,6 +262,7 @@ class PWM:
                 board.ledc_stop(chan, 1 if self._invert else 0)
                 board.record(gpio, 0, 0, simtrace.OFF, board.driven(gpio, now))
                 board.wire_changed(gpio)
+            board.chan_traced[chan] = -1
             _register_channel(chan, -1, -1)
         self._self_reset()
 

@@ -310,3 +310,21 @@ def test_dropping_the_duty_to_zero_first_lets_the_last_pulse_finish():
     board.advance_us(20_000)
     servo.deinit()
     assert board.cut_pulses == []
+
+
+def test_a_ctrl_c_between_the_duty_write_and_its_trace_row_leaves_no_row_missing():
+    # a pending KeyboardInterrupt is raised between two bytecodes of the simulator (the chip's C call is
+    # not cut there): the next write of the same duty must still show it in the trace
+    pwm = PWM(Pin(25), freq=1000, duty_u16=40_000)
+    record = board.record
+
+    def interrupted(*args):
+        board.record = record
+        raise KeyboardInterrupt
+
+    board.record = interrupted
+    with raises(KeyboardInterrupt):
+        pwm.duty_u16(0)
+    assert board.trace.last(25).duty_ns > 0  # the row was cut off
+    pwm.duty_u16(0)  # the stop writes it again
+    assert board.trace.last(25).duty_ns == 0
