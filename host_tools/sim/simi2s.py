@@ -335,22 +335,7 @@ class I2S(io.IOBase):
         n = len(buf)
         if n == 0:
             return 0
-        self._check_running()
-        if self._io_mode == _NON_BLOCKING:
-            # xQueueSend(queue of 1, timeout 0): with one transfer in the task's hands and one queued, dropped
-            if len(s.transfers) < 2:
-                s.transfers.append([buf, 0])
-                s.pump()
-            return n
-        done = s.put(buf, 0, n)
-        if self._io_mode == _ASYNCIO:
-            if done < n:
-                s.full = True
-            return done
-        while done < n:
-            s.wait_buffer()
-            done += s.put(buf, done, n - done)
-        return n
+        return self._transfer(buf, n, s.put)
 
     def readinto(self, buf, *args):
         s = self._s
@@ -361,20 +346,26 @@ class I2S(io.IOBase):
             raise OSError(_EINVAL)
         if n == 0:
             return 0
+        return self._transfer(buf, n, s.take)
+
+    def _transfer(self, buf, n, move):
+        """`n` bytes of `buf` to or from the DMA buffers (`move`: put or take), as the io mode does it."""
+        s = self._s
         self._check_running()
         if self._io_mode == _NON_BLOCKING:
+            # xQueueSend(queue of 1, timeout 0): with one transfer in the task's hands and one queued, dropped
             if len(s.transfers) < 2:
                 s.transfers.append([buf, 0])
                 s.pump()
             return n
-        done = s.take(buf, 0, n)
+        done = move(buf, 0, n)
         if self._io_mode == _ASYNCIO:
             if done < n:
                 s.full = True
             return done
         while done < n:
             s.wait_buffer()
-            done += s.take(buf, done, n - done)
+            done += move(buf, done, n - done)
         return n
 
     def ioctl(self, request, arg):

@@ -3,6 +3,7 @@
 
 import allocprobe
 import fwtest
+import soundrig
 from gullwing.engine import Engine
 from gullwing.motor import EngineOutputs, HBridgeMotor, MosfetMotor, Tone
 from gullwing.voice import Voice
@@ -24,27 +25,14 @@ def setup_function():
 
 
 def _cycle(e, v, tick):
-    """One tick of a 12 s loop through every phase: start, idle, blip, rev into the limiter, a lift
-    with blow-off, part throttle, stop, spin-down, off."""
+    """One tick of a 12 s loop through every phase (soundrig.session): start, idle, blip, rev into the
+    limiter, a lift with blow-off, part throttle, stop, spin-down, off."""
     clock = [0]
 
     def step():
         t = clock[0]
         clock[0] = (t + tick) % CYCLE_MS
-        if t == 0:
-            e.start()
-        elif t == 2000:
-            e.blip(300)
-        elif t == 3000:
-            e.throttle(100)
-        elif t == 6000:
-            e.throttle(0)
-        elif t == 7000:
-            e.throttle(40)
-        elif t == 9000:
-            e.stop()
-        elif t == 9200:
-            e.throttle(0)
+        soundrig.session(e, t)
         e.tick(tick)
         v.update(e, tick)
         e.take_events()
