@@ -50,6 +50,7 @@ def main(args=()):
     missed += roundtrip_table(console)
     missed += failsafe_table(console)
     missed += halt_table(console)
+    missed += flood_table(console)
     missed += provision_table(console)
     return 1 if missed else 0
 
@@ -151,6 +152,12 @@ def halt_table(console):
     for run, gap_ms, said in failed:
         console.print(f"run {run}, Ctrl-Cs {gap_ms} ms apart: {said!r}")
     return _verdicts(console, halt_bench.summary(failed))
+
+
+def flood_table(console):
+    from bench import flood_bench
+
+    return _verdicts(console, flood_bench.verdicts(flood_bench.run()))
 
 
 def deploy_table(console):
