@@ -1,5 +1,6 @@
 # make demo  - the AZ-1 showroom on a virtual board: doors and engine, plotted to out/demo/showroom.png
-# make test  - lint, firmware type check, mpy-cross compile, pytest (CPython and MicroPython)
+# make test  - lint, firmware type check, mpy-cross compile, pytest (CPython and MicroPython); the phone page's
+#              browser test needs Debian's chromium and chromium-driver (.ci/run installs them), else it is skipped
 # make bench - benchmarks (allocation per call under MicroPython, ...)
 # Each target creates .venv and installs what it needs on first use.
 

@@ -51,6 +51,7 @@ def main(args=()):
     missed += failsafe_table(console)
     missed += halt_table(console)
     missed += flood_table(console)
+    missed += web_table(console)
     missed += provision_table(console)
     return 1 if missed else 0
 
@@ -158,6 +159,12 @@ def flood_table(console):
     from bench import flood_bench
 
     return _verdicts(console, flood_bench.verdicts(flood_bench.run()))
+
+
+def web_table(console):
+    from bench import web_bench
+
+    return _verdicts(console, web_bench.summary(web_bench.run()))
 
 
 def deploy_table(console):

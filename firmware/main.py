@@ -1,11 +1,11 @@
 # Runs at every boot after boot.py: start the gullwing firmware, or, when it cannot be loaded, a minimal
 # safe mode. Self-contained on purpose: it must work when every gullwing module is broken.
 #
-# Before anything is imported, each installed module is checked against the manifest the last deploy wrote
-# (size, then hash): a truncated .mpy can hang the loader, a garbage one raises at import. A module that is
-# damaged, or a start that fails in safe mode, ends here in a loop that still speaks the protocol: `ping`,
-# `status` (with `safe_mode` saying why), `err not_ready` for every other verb; Ctrl-C reaches the REPL, so
-# `gullwing deploy` can put the firmware right.
+# Before anything is imported, each installed module (not the web page) is checked against the manifest the
+# last deploy wrote (size, then hash): a truncated .mpy can hang the loader, a garbage one raises at import. A
+# module that is damaged, or a start that fails in safe mode, ends here in a loop that still speaks the
+# protocol: `ping`, `status` (with `safe_mode` saying why), `err not_ready` for every other verb; Ctrl-C
+# reaches the REPL, so `gullwing deploy` can put the firmware right.
 import sys
 
 MANIFEST = "/.gullwing/manifest.json"
@@ -32,8 +32,9 @@ def damaged():
 
     buf = bytearray(512)
     for path in sorted(files):
-        if not path.startswith("/gullwing/"):
-            continue  # main.py and boot.py run as source; config.json is read with limits
+        if not path.startswith("/gullwing/") or not (path.endswith(".mpy") or path.endswith(".py")):
+            continue  # main.py and boot.py run as source; config.json is read with limits; the web page
+            # (panel.html.gz) is no module: a damaged one costs the page, never the firmware
         h = hashlib.sha256()
         try:
             with open(path, "rb") as f:

@@ -4,12 +4,16 @@ only there: the deploy reads it from the board's sys.implementation._mpy); witho
 which the board compiles itself at a cost of heap it may not have. The check builds them for every chip's
 architecture.
 
-`python -m host_tools.build --check` compiles every firmware file and names each one that fails;
-`make test` runs it so that syntax MicroPython lacks never reaches a board.
+The web page (firmware/gullwing/panel.html, CSS and JS inline) goes to the board gzipped, as
+gullwing/panel.html.gz: the server sends it as stored, with `Content-Encoding: gzip`.
+
+`python -m host_tools.build --check` compiles every firmware file and names each one that fails, and checks
+that the page fits its budget; `make test` runs it so that syntax MicroPython lacks never reaches a board.
 """
 
 import argparse
 import functools
+import gzip
 import hashlib
 import shutil
 import subprocess
@@ -32,6 +36,7 @@ def arch_of(mpy):
     number = (mpy >> 10) & 0xF
     return ARCH_NAMES[number] or None if number < len(ARCH_NAMES) else None
 CACHE_DIR = ROOT / "build" / "mpy-cache"
+PAGE_BUDGET = 30 * 1024  # bytes of a page as stored (gzipped): flash, and the time a phone waits on the AP
 
 
 class BuildError(Exception):
@@ -40,6 +45,24 @@ class BuildError(Exception):
 
 def firmware_sources(root=FIRMWARE_DIR):
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def web_pages(root=FIRMWARE_DIR):
+    return sorted(root.rglob("*.html"))
+
+
+def gzip_page(source):
+    """The page as the board stores and serves it. No timestamp in the header: the same page makes the same
+    bytes, so a redeploy does not send it again."""
+    return gzip.compress(source.read_bytes(), compresslevel=9, mtime=0)
+
+
+def page_error(source, root=FIRMWARE_DIR):
+    size = len(gzip_page(source))
+    if size > PAGE_BUDGET:
+        return ("firmware/" + str(source.relative_to(root)) + " is " + str(size) + " bytes gzipped; the budget is "
+                + str(PAGE_BUDGET))
+    return None
 
 
 def mpy_cross_binary():
@@ -92,11 +115,17 @@ def build(out_dir, root=FIRMWARE_DIR, arch=None):
             files[str(rel)] = source
         else:
             files[str(rel.with_suffix(".mpy"))] = target
+    for source in web_pages(root):
+        rel = str(source.relative_to(root)) + ".gz"
+        target = Path(out_dir) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(gzip_page(source))
+        files[rel] = target
     return files
 
 
 def check(root=FIRMWARE_DIR):
-    """Compile every firmware file; returns the list of errors (empty when all compile)."""
+    """Compile every firmware file and size each page; returns the list of errors (empty when all pass)."""
     errors = []
     with tempfile.TemporaryDirectory() as tmp:
         for source in firmware_sources(root):
@@ -105,6 +134,7 @@ def check(root=FIRMWARE_DIR):
                     compile_file(source, Path(tmp) / "out.mpy", root, arch)
                 except BuildError as exc:
                     errors.append(str(exc))
+    errors.extend(e for e in (page_error(page, root) for page in web_pages(root)) if e)
     return errors
 
 
@@ -122,7 +152,10 @@ def main(argv=None):
         for error in errors:
             print(error, file=sys.stderr)
         count = len(firmware_sources())
-        print(f"mpy-cross: {count - len(errors)} of {count} firmware files compile")
+        print(f"mpy-cross: {count - sum('mpy-cross' in e for e in errors)} of {count} firmware files compile")
+        for page in web_pages():
+            print(f"page: firmware/{page.relative_to(FIRMWARE_DIR)} is {len(gzip_page(page))} bytes gzipped "
+                  f"(budget {PAGE_BUDGET})")
         return 1 if errors else 0
     files = build(args.out)
     print(f"built {len(files)} files into {args.out}")

@@ -134,8 +134,11 @@ def cli():
 @click.option("--audio", "audio_path", type=click.Path(dir_okay=False), default=None, metavar="FILE.wav",
               help="Record what an I2S amplifier on the board plays: a 16-bit mono WAV from power-on, on the "
                    "trace's clock, at the rate of the first I2S to play (16000 if none does), valid while it grows.")
+@click.option("--wifi", "wifi", multiple=True, metavar="SSID:PASSWORD",
+              help="A home network in range of the board's station (WPA2; `SSID:` for an open one). Repeatable. "
+                   "When the firmware listens on port 80, `web: http://127.0.0.1:PORT/` is printed: its page.")
 def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, start_ms, uarts, receivers, download,
-        audio_path):
+        audio_path, wifi):
     """Run a virtual board: MicroPython behind a serial port that every tool can use.
 
     The first line printed is `port: /dev/pts/N`. It boots like an ESP32 (boot.py, then main.py), answers
@@ -146,9 +149,10 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
     board's auto-reset circuit as on a DevKitC: esptool resets it into its ROM loader and back.
     """
     import signal
+    import threading
 
     from host_tools import boards
-    from host_tools.virtual_board import VirtualBoard
+    from host_tools.virtual_board import VirtualBoard, parse_wifi
     from host_tools.wired import parse_jumpers, parse_receivers, parse_uarts
 
     board = boards.load(project_board(board_name))
@@ -164,11 +168,22 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
         channels = parse_receivers(board.chip_name, receivers)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--receiver") from None
+    try:
+        networks = parse_wifi(wifi)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wifi") from None
     usb_console = bool(board.usb_ids) and board.usb_ids[0].startswith("303a:")  # Espressif's own USB
     vb = VirtualBoard(chip=board.chip_name, flash_dir=flash_dir, trace_path=trace_path, heap_kb=heap_kb,
                       baud=baud, flash_kb=flash_kb, name=board.name, jumpers=wires, start_ms=start_ms,
                       usb_console=usb_console, receivers=channels, uarts=uart_ids, download=download,
-                      audio_path=audio_path)
+                      audio_path=audio_path, wifi=networks, on_web=lambda url: announce_web(url))
+    header_done = threading.Event()
+
+    def announce_web(url):
+        header_done.wait()  # after the port: and wired lines, however fast the firmware listens
+        click.echo("web: " + url)
+        sys.stdout.flush()
+
     port = vb.start()
     click.echo("port: " + port)
     for uart_id, wired in vb.uart_ports.items():
@@ -180,6 +195,7 @@ def sim(board_name, flash_dir, trace_path, heap_kb, baud, flash_kb, jumpers, sta
                + ("" if not trace_path else ", trace: " + str(vb.trace_path))
                + ("" if not audio_path else ", audio: " + str(vb.audio_path)), err=True)
     sys.stdout.flush()
+    header_done.set()
     signal.signal(signal.SIGTERM, lambda *_: vb.stop())
     try:
         vb.wait()
@@ -415,7 +431,8 @@ def kit_check(kit_file):
 @kit_group.command("build")
 @click.argument("kit_file")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), required=True,
-              help="Folder for config.json, bom.md and the wiring diagram (wiring.svg, wiring.png).")
+              help="Folder for config.json, bom.md, the wiring diagram (wiring.svg, wiring.png) and the kit card's "
+                   "template (card.md).")
 @click.option("--board", "board_name", default=None, metavar="NAME",
               help="Build the kit on this board instead of its own (a name from `gullwing boards list` or a path).")
 def kit_build(kit_file, out_dir, board_name):
@@ -454,7 +471,9 @@ def kit_list():
 @click.option("--trace", "trace_specs", multiple=True, metavar="PORT=FILE",
               help="The live trace of the virtual board on PORT (`gullwing sim --trace FILE`): its output pins are "
                    "checked too (servo pulses, motor duty, buzzer). Repeatable.")
-def provision(kit_file, port_list, all_boards, firmware, reports, trace_specs):
+@click.option("--keep-keys", is_flag=True,
+              help="Every board keeps the WiFi key it has (boards keyed by a run whose reports are not in --reports).")
+def provision(kit_file, port_list, all_boards, firmware, reports, trace_specs, keep_keys):
     """Flash (when asked), deploy and self-test many boards at once, with a live table and a report.
 
     Each board runs on its own: one that fails does not stop the others. Boards that passed with this
@@ -476,9 +495,39 @@ def provision(kit_file, port_list, all_boards, firmware, reports, trace_specs):
         if not port or not path:
             raise click.BadParameter(repr(spec) + " is not PORT=FILE", param_hint="--trace")
         traces[port] = path
-    results, report = provisioning.provision(targets, loaded, firmware, reports, traces=traces)
+    results, report = provisioning.provision(targets, loaded, firmware, reports, traces=traces, keep_keys=keep_keys)
     click.echo(report.with_suffix(".txt").read_text() + "report: " + str(report))
     sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+@cli.command("wifi")
+@click.option("--password", "show_password", is_flag=True,
+              help="Also show the key of the model's own network (as on the kit card); over USB only.")
+@_request_options
+def wifi_command(show_password, port, timeout):
+    """Show the board's WiFi: what runs (its own network, a home network, off), the network's name, the
+    page's address and, with --password, the key of the model's own network (docs/wifi.md)."""
+    from host_tools import link
+
+    with link.Link(port, timeout) as board:
+        replies = [board.request("wifi")] + ([board.request("wifi password")] if show_password else [])
+    for reply in replies:
+        if not reply.ok:
+            click.echo(reply.line)
+            sys.exit(1)
+    info = replies[0].data or {}
+    mode = info.get("mode", "?")
+    click.echo("mode: " + {"ap": "ap (the model's own network)", "sta": "sta (a home network)"}.get(mode, mode)
+               + (", the fallback: the home network was not joined" if info.get("fallback") else ""))
+    if info.get("ssid"):
+        click.echo("network: " + info["ssid"])
+    if mode != "off":
+        click.echo("page: " + ("http://" + info["ip"] + "/" if info.get("ip") else "not reachable yet (no address)"))
+    if "clients" in info:
+        click.echo("phones joined: " + str(info["clients"]))
+    if show_password:
+        secret = replies[1].data or {}
+        click.echo("own network: " + str(secret.get("ssid")) + ", password: " + str(secret.get("password")))
 
 
 def main():

@@ -1,7 +1,8 @@
 """`gullwing deploy`: put the firmware on a board, incrementally and atomically.
 
-1. The firmware is compiled with mpy-cross (main.py and boot.py stay source) and the board's
-   config.json is generated from its board file.
+1. The firmware is compiled with mpy-cross (main.py and boot.py stay source), the web page is stored
+   gzipped (gullwing/panel.html.gz, in the manifest like every file, but main.py does not check it: a
+   damaged page costs the page, not the firmware), and the board's config.json is generated from its board file.
 2. Over the raw REPL (mpremote's own serial transport), the host sends the content hashes of the new
    firmware; the board compares them with its manifest and with the files themselves (hashing on the
    board) and answers with what differs: nothing is read back file by file.

@@ -18,6 +18,11 @@ The bill of materials follows from what the board wires (`bill_of_materials`): a
 RC pins are wired, the kit's motor driver only, a shaker only where the board wires one, no LED where the
 board has it on board, and the engine's voice: an I2S amplifier and its speaker where the board wires
 i2s_bck/i2s_ws/i2s_dout, else the buzzer and its driver.
+
+The kit card (`Card`) goes in the box: how to join the model's own network and open its page. `gullwing
+provision` writes one per board with the board's network name and key; `kit build` writes the kit's
+template, which says where a board's key is. A kit file carries no key, home network or PIN: those are
+each board's (and its owner's), never a whole kit's.
 """
 
 import difflib
@@ -32,6 +37,8 @@ from host_tools import FIRMWARE_DIR, ROOT, boards, errors
 
 KITS_DIR = ROOT / "kits"
 _OWN = ("name", "title", "board", "bom")
+PER_BOARD = ("wifi.ssid", "wifi.password", "wifi.ap_password", "web.pin")  # never the same for a whole kit
+AP_ADDRESS = "192.168.4.1"  # the page's address on the model's own network (MicroPython's AP default)
 
 
 class KitFileError(errors.GullwingError):
@@ -113,6 +120,10 @@ def load(name_or_path):
     for key in settings:
         if key in config.FIXED:
             problems.append(f"{path}: {key}: comes from the board file, not the kit")
+    for dotted in PER_BOARD:
+        section, key = dotted.split(".")
+        if isinstance(settings.get(section), dict) and key in settings[section]:
+            problems.append(f"{path}: {dotted}: is each board's own, never a whole kit's (docs/kits.md)")
     merged_problems = []
     config.merge(config.DEFAULTS, settings, "", merged_problems)
     problems += [f"{path}: {problem}" for problem in merged_problems]
@@ -219,3 +230,51 @@ def bill_of_materials(kit):
         if "for" not in item:
             lines.append(BomLine("", item.get("qty", 1), item["part"], item.get("number", ""), item.get("use", "")))
     return lines
+
+
+# -- the kit card ----------------------------------------------------------------------------------
+
+@dataclass
+class Card:
+    """What goes in the box: the model, its board, how to join its network and open its page. Without a
+    board (`template`), where the board's own card and key are."""
+
+    title: str
+    board_id: str = ""
+    ssid: str = ""
+    password: str = ""
+    address: str = "http://" + AP_ADDRESS + "/"
+
+    def lines(self):
+        """(label, value) rows, the same on the printed card and in its text."""
+        return [("Board", self.board_id or "see the board's own card"),
+                ("WiFi network", self.ssid),
+                ("Password", self.password or "on the board's own card (gullwing provision), or over USB: "
+                                              "gullwing wifi --password"),
+                ("Then open", self.address),
+                ("PIN", "none needed on this network; to set one, over USB: gullwing send config set web.pin "
+                        "2468, then gullwing send config save, and switch the model off and on"),
+                ("Card lost?", "over USB: gullwing wifi --password")]
+
+    def text(self):
+        width = max(len(label) for label, _ in self.lines())
+        return "\n".join([self.title, ""] + [label.ljust(width) + "  " + value for label, value in self.lines()]
+                         + ["", "On the phone: Settings, WiFi, the network above, its password; then open the page "
+                                "in the browser. The phone may say the network has no internet: stay on it."]) + "\n"
+
+
+def template(kit):
+    """The kit's card without a board (`kit build`): the network's name as every board of the kit makes it."""
+    prefix = kit.config().get("wifi", {}).get("name") or firmware_config().DEFAULTS.get("wifi", {}).get("name", "")
+    return Card(kit.title, ssid=prefix + "-XXXX (XXXX: four characters of the board's own)")
+
+
+def card_md(kit):
+    """card.md: the kit card's template, for the box and the manual."""
+    if kit.config().get("wifi", {}).get("mode") == "off":
+        return "# " + kit.title + "\n\nThis kit has no WiFi (wifi.mode is off): no network, no page, no password.\n"
+    card = template(kit)
+    rows = ["| " + label + " | " + value + " |" for label, value in card.lines()]
+    return "\n".join(["# " + kit.title + ": joining the model", "", "| | |", "| --- | --- |", *rows, "",
+                      "Each board has its own network name and password: `gullwing provision` prints them on "
+                      "its card (provision-reports/cards/). Never an open network. docs/wifi.md says more."]) + "\n"

@@ -12,6 +12,12 @@ always (I2S does not show in a trace), from `status`'s `outputs` (the motor's du
 frequency, the sound's peak, as the firmware drives them), where the firmware reports them; without
 either the report says they were not checked.
 
+The model's own WiFi network gets its WPA2 key here (docs/kits.md, "The network key"): made on the host
+(`secrets`), set as the setting `wifi.ap_password` and saved, the firmware restarted so that the self-test
+runs with it in force, then read back with the `wifi` verb and written on the board's kit card. A board
+whose key an earlier run gave it (the reports say so) keeps it: a card already in a box stays true.
+The key is written on the card alone: never in the reports, the live table or an error message.
+
 A board that fails does not stop the others. A board that passed this kit with this gullwing version
 (known by machine.unique_id, from the earlier reports) is skipped before anything is written to it,
 so a rerun provisions only what failed.
@@ -19,12 +25,15 @@ so a rerun provisions only what failed.
 
 import io
 import json
+import os
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from host_tools import __version__, boards, deploy, errors, flash, ports
+from host_tools import __version__, boards, deploy, errors, flash, ports, wiring
+from host_tools import kit as kits
 from host_tools.link import Link
 
 REPORTS_DIR = Path("provision-reports")
@@ -33,6 +42,9 @@ DOOR_MS = 600  # the test moves' time
 IDENTIFY_S = 2.0  # a board running gullwing answers `version` well within this
 MIN_REV_RPM = 2000  # full throttle must lift the revs this far above idle
 SIDES = ("left", "right")
+AP_KEY_LEN = 12
+AP_KEY_CHARS = "abcdefghijkmnpqrstuvwxyz23456789"  # the firmware's own (gullwing/wifi.py): no l/1, o/0 to misread
+CARDS = "cards"  # the kit cards, in the reports folder
 
 
 @dataclass
@@ -47,6 +59,9 @@ class Result:
     checks: list = field(default_factory=list)  # what the self-test saw, and what it could not check
     error: str = ""
     seconds: float = 0.0
+    network: str = ""  # the model's own network's name (SSID), as the board reports it
+    ap_key: str = ""  # what provisioning did to the network's key: "made", "kept" (never the key itself)
+    card: str = ""  # the kit card written for the board (it alone carries the key)
 
 
 class SelfTestFailed(errors.GullwingError):
@@ -293,6 +308,87 @@ def assert_ok(link, line):
     return reply
 
 
+# -- the model's own network: its key and the kit card --------------------------------------------
+
+def new_ap_key():
+    """A WPA2 key for one board: AP_KEY_LEN characters from the host's cryptographic generator (a chip's
+    own generator may run before its radio gives it entropy, at the first start)."""
+    return "".join(secrets.choice(AP_KEY_CHARS) for _ in range(AP_KEY_LEN))
+
+
+def wifi_off(kit):
+    return kit.config().get("wifi", {}).get("mode") == "off"
+
+
+def give_key(link, kit, result, keep):
+    """The network's key for the board: with `keep` (an earlier run gave it one) the board's own is kept;
+    else a new one is set and saved, and the firmware restarted to bring it in force. Returns the key set,
+    None when kept (read back after the self-test) or when the kit has no WiFi."""
+    if wifi_off(kit):
+        return None
+    if keep:
+        result.ap_key = "kept"
+        return None
+    key = new_ap_key()
+    for line in ("config set wifi.ap_password " + key, "config save"):
+        reply = link.request(line)
+        if not reply.ok:  # the line holds the key: the reply alone is named
+            raise SelfTestFailed("the board did not take its network key (`" + line.split()[1] + "` answered "
+                                 + reply.line + ")")
+    result.ap_key = "made"  # saved: a rerun keeps it
+    restart(link)
+    return key
+
+
+def restart(link):
+    """The firmware started again, the settings saved in force: Ctrl-C stops it (runner: back to the REPL),
+    and a soft reset starts it (Link.restart_firmware), as a deploy does."""
+    link.serial.write(b"\x03")
+    link.restart_firmware()
+
+
+def read_network(link, kit, result, key):
+    """The model's own network as the board runs it after the self-test: (ssid, key, page address). The key
+    must be the one set (`key`), else it is the board's own (kept). None when the kit has no WiFi."""
+    if wifi_off(kit):
+        result.checks.append("wifi: off in the kit, no network key and no card")
+        return None
+    info = link.request("wifi")
+    if not info.ok or not info.data or info.data.get("mode") != "ap" or not info.data.get("ssid"):
+        raise SelfTestFailed("the model's own network is not on (`wifi` answered " + info.line + ")")
+    secret = link.request("wifi password")
+    got = secret.data.get("password") if secret.ok and secret.data else None
+    if not got:
+        raise SelfTestFailed("the board does not tell its network key (`wifi password` answered "
+                             + (secret.code or "no key") + ")")
+    if key is not None and got != key:
+        raise SelfTestFailed("the board's network key is not the one provisioning set and saved: its settings "
+                             "store did not keep it")
+    result.network = info.data["ssid"]
+    result.checks.append("wifi: " + result.network + " on (WPA2), its key " +
+                         ("made by this run" if key is not None else "kept from an earlier run") + ", on the card")
+    return result.network, got, "http://" + (info.data.get("ip") or kits.AP_ADDRESS) + "/"
+
+
+def card_stem(folder, kit_name, board_id):
+    return Path(folder) / CARDS / (kit_name + "-" + board_id)
+
+
+def write_card(folder, kit, board_id, network):
+    """The board's kit card, <reports>/cards/<kit>-<board id>.txt, .svg and .png (readable by this user
+    alone: it carries the key); returns the PNG's path, the one to print."""
+    ssid, key, address = network
+    card = kits.Card(kit.title, board_id, ssid, key, address)
+    stem = card_stem(folder, kit.name, board_id)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".txt")]
+    paths[0].write_text(card.text())
+    paths += wiring.card(card, stem)
+    for path in paths:
+        os.chmod(path, 0o600)
+    return paths[-1]
+
+
 # -- one board, many boards ------------------------------------------------------------------------
 
 def identify(port):
@@ -307,7 +403,10 @@ def identify(port):
     return reply.data.get("id", ""), reply.data.get("version", "")
 
 
-def provision_one(port, kit, firmware, result, passed_before, trace=None, on_step=None):
+def provision_one(port, kit, firmware, result, passed_before, trace=None, on_step=None, keyed_before=(),
+                  reports=REPORTS_DIR):
+    """One board: identified, flashed (with `firmware`), deployed, keyed, self-tested and its card written;
+    `keyed_before`: the board ids whose network key an earlier run gave (they keep it)."""
     started = time.monotonic()
 
     def step(name):
@@ -321,6 +420,8 @@ def provision_one(port, kit, firmware, result, passed_before, trace=None, on_ste
         if known and known[0] in passed_before and known[1] == __version__:
             result.board_id, result.why = known[0], "passed " + passed_before[known[0]]
             result.skipped, result.passed = True, True
+            earlier = card_stem(reports, kit.name, known[0]).with_suffix(".png")
+            result.card = str(earlier) if earlier.exists() else ""
             step("done")
             return
         if firmware:
@@ -333,8 +434,17 @@ def provision_one(port, kit, firmware, result, passed_before, trace=None, on_ste
         step("version")
         pins = TracedPins(trace) if trace else None
         with Link(port, timeout=5.0) as link:
+            board_id = assert_ok(link, "version").data.get("id", "")
+            step("key")
+            key = give_key(link, kit, result, board_id in keyed_before)
+            step("self-test")
             self_test(link, kit, result, pins, step)
+            step("wifi")
+            network = read_network(link, kit, result, key)
         result.done.append("tested")
+        if network is not None:
+            step("card")
+            result.card = str(write_card(reports, kit, result.board_id, network))
         result.passed = True
         step("done")
     except errors.GullwingError as exc:
@@ -352,14 +462,17 @@ def _quiet():
 
 
 def provision(port_list, kit, firmware=None, reports=REPORTS_DIR, console=None, live=True, traces=None,
-              on_step=None):
+              on_step=None, keep_keys=False):
     """Provision every port in parallel; returns (results, report path). `traces`: port -> the live trace
-    of a virtual board, for the output checks; `on_step(result)` is called as each board moves on."""
+    of a virtual board, for the output checks; `on_step(result)` is called as each board moves on;
+    `keep_keys`: every board keeps the network key it has (keyed by a run whose reports are elsewhere)."""
     passed_before = _passed_before(reports, kit)
+    keyed_before = _AnyBoard() if keep_keys else _keyed_before(reports)
     traces = traces or {}
     results = [Result(port) for port in port_list]
     threads = [threading.Thread(target=provision_one, daemon=True,
-                                args=(r.port, kit, firmware, r, passed_before, traces.get(r.port), on_step))
+                                args=(r.port, kit, firmware, r, passed_before, traces.get(r.port), on_step,
+                                      keyed_before, reports))
                for r in results]
     for thread in threads:
         thread.start()
@@ -388,12 +501,13 @@ def _table(results):
     from rich.table import Table
 
     table = Table(title="gullwing provision")
-    for column in ("port", "board id", "step", "done", "result", "s"):
+    for column in ("port", "board id", "network", "step", "done", "result", "s"):
         table.add_column(column)
     for r in results:
         verdict = ("[green]skipped: " + escape(r.why) + "[/]" if r.skipped else "[green]passed[/]" if r.passed
                    else "[red]failed: " + escape(r.error[:70]) + "[/]" if r.error else "...")
-        table.add_row(r.port, r.board_id, r.step, ", ".join(r.done), verdict, f"{r.seconds:.1f}" if r.seconds else "")
+        table.add_row(r.port, r.board_id, r.network, r.step, ", ".join(r.done), verdict,
+                      f"{r.seconds:.1f}" if r.seconds else "")
     return table
 
 
@@ -413,8 +527,32 @@ def _report(folder, kit, firmware, results):
                  else f"FAILED at {r.step} ({done}): {r.error}")
         lines.append(f"  {r.port}  {r.board_id or '?'}  {state}  ({r.seconds} s)")
         lines += ["      " + check for check in r.checks]
+        if r.card:
+            lines.append("      card: " + r.card + (" (" + r.network + ")" if r.network else ""))
     path.with_suffix(".txt").write_text("\n".join(lines) + "\n")
     return path
+
+
+class _AnyBoard:
+    """`--keep-keys`: every board counts as keyed before."""
+
+    def __contains__(self, board_id):
+        return True
+
+
+def _keyed_before(folder):
+    """The board ids whose network key an earlier run made or kept, in any report in `folder` (any kit, any
+    gullwing version: the key belongs to the board, and its card may be in a box)."""
+    found = set()
+    for path in Path(folder).glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for board in data.get("boards", []) if isinstance(data, dict) else []:
+            if isinstance(board, dict) and board.get("ap_key") in ("made", "kept") and board.get("board_id"):
+                found.add(board["board_id"])
+    return found
 
 
 def _passed_before(folder, kit):

@@ -76,6 +76,46 @@ KBD_OFF = b"\x00kbd-off\n"  # the REPL reads input: Ctrl-C is a byte like any ot
 # uart_irq_handler); native USB leaves bytes with the host until there is room.
 STDIN_RING = 260 - 1
 RING_WAIT_S = 0.00005  # first look for room in a full ring
+LISTENING = "0A"  # a TCP socket's state in /proc/net/tcp (include/net/tcp_states.h: TCP_LISTEN)
+WEB_LOOK_S = 0.1  # how often the host looks for the firmware's listening socket on the web port
+
+
+def free_loopback_port():
+    """A TCP port free on 127.0.0.1 now: the board's port 80 for the whole session (the same at every boot)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening_on(port):
+    """Whether a socket listens on 127.0.0.1:`port` (Linux's table of TCP sockets: nothing connects to find out)."""
+    local = f"0100007F:{port:04X}"  # 127.0.0.1 in the host's byte order
+    try:
+        with open("/proc/net/tcp") as table:
+            return any(fields[1] == local and fields[3] == LISTENING
+                       for fields in (line.split() for line in table) if len(fields) > 3)
+    except OSError:
+        return False
+
+
+def wifi_env(networks):
+    """GW_WIFI for [(ssid, password)]: hex(ssid):hex(password),... (any characters survive)."""
+    return ",".join(ssid.encode().hex() + ":" + key.encode().hex() for ssid, key in networks)
+
+
+def parse_wifi(specs):
+    """`["Home:secret123"]` -> [("Home", "secret123")]; the password is 8-63 characters or none (an open network)."""
+    networks = []
+    for spec in specs:
+        ssid, sep, key = spec.partition(":")
+        if not sep or not 1 <= len(ssid.encode()) <= 32:
+            raise ValueError(repr(spec) + " is not SSID:PASSWORD (an SSID of 1-32 bytes; SSID: for an open network)")
+        if key and not 8 <= len(key) <= 63:
+            raise ValueError(spec + ": a WPA2 password has 8 to 63 characters")
+        networks.append((ssid, key))
+    return networks
 
 
 def _registry():
@@ -111,10 +151,26 @@ def _running():
     return found
 
 
+# the simulator's modules the firmware loads when it first uses them (boardos._OnFirstUse), given compiled: their
+# source compiled on a heap the firmware has already filled fails for want of a block the chip never needs
+LATE_SIM_MODULES = ("network", "socket")
+
+
+def late_sim_modules():
+    """The folder of LATE_SIM_MODULES as .mpy (mpy-cross, cached by content like the firmware's)."""
+    from host_tools import build
+
+    folder = build.CACHE_DIR.parent / "sim-mpy"
+    for name in LATE_SIM_MODULES:
+        build.compile_file(SIM_DIR / (name + ".py"), folder / (name + ".mpy"), root=SIM_DIR)
+    return folder
+
+
 def sim_heap_bytes():
     """Heap the simulator's own modules take in the interpreter (the chip has them in C, not on its heap)."""
     if not _SIM_HEAP:
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(SIM_DIR), ".frozen"]), GW_PROBE="1")
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(SIM_DIR), ".frozen"]), GW_PROBE="1",
+                   GW_SIM_MPY=str(late_sim_modules()))
         out = subprocess.run([micropython_binary(), "-c", BOOT], capture_output=True, text=True,
                              env=env, timeout=30, check=True).stdout
         _SIM_HEAP.append(int(out.split()[-1]))
@@ -153,12 +209,14 @@ def _unread(pipe):
 class VirtualBoard:
     def __init__(self, chip="ESP32", flash_dir=None, trace_path=None, heap_kb=None, baud=None,
                  flash_kb=DEFAULT_FLASH_KB, name="virtual", jumpers=(), start_ms=0, usb_console=False,
-                 receivers=(), uarts=(), download=False, audio_path=None):
+                 receivers=(), uarts=(), download=False, audio_path=None, wifi=(), on_web=None):
         """`heap_kb` defaults to the chip's (chips.Chip.heap_kb); `jumpers` are GPIO pairs wired together at every
         boot; `start_ms` is the board's clock at power-up; `usb_console`: the REPL is on the chip's own USB
         (no bytes lost when its input is full) rather than a USB-serial bridge on UART0; `download`: BOOT is held
         as the board powers up, so it starts in the ROM's download mode; `audio_path`: a WAV file of what the I2S
-        amplifier plays, from power-on, on the trace's clock (wired.AudioRelay)."""
+        amplifier plays, from power-on, on the trace's clock (wired.AudioRelay); `wifi`: [(ssid, password)] of
+        home networks in range of the board's station; `on_web(url)` is called once, when the firmware first
+        listens on its port 80 (served at `web_url`, a loopback port fixed for the session)."""
         self.chip = chip
         self._tmp = None
         if flash_dir is None:
@@ -190,6 +248,11 @@ class VirtualBoard:
         self.audio_path = Path(audio_path).resolve() if audio_path else None
         self._audio_relay = None
         self.start_us = start_ms * 1000
+        self.wifi = list(wifi)
+        self.web_port = free_loopback_port()
+        self.web_url = "http://127.0.0.1:" + str(self.web_port) + "/"
+        self.web_listening = False
+        self._on_web = on_web
         self.usb_console = usb_console
         self.stdin_lost = 0  # bytes the REPL's full input ring dropped
         self.baud = baud
@@ -230,7 +293,7 @@ class VirtualBoard:
         _registry().mkdir(parents=True, exist_ok=True)
         self._note = _registry() / f"{os.getpid()}-{self.port.rsplit('/', 1)[-1]}.port"
         self._note.write_text(self.port + "\nrfc2217://127.0.0.1:" + str(self.rfc2217_port) + "\n")
-        for target in (self._from_pty, self._supervise, self._serve_rfc2217):
+        for target in (self._from_pty, self._supervise, self._serve_rfc2217, self._watch_web):
             thread = threading.Thread(target=target, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -321,6 +384,9 @@ class VirtualBoard:
             "GW_RAW": "1" if raw else "0",
             "GW_FLASH_KB": str(self.flash_kb or 0),
             "GW_JUMPERS": ",".join(str(a) + ":" + str(b) for a, b in self.jumpers),
+            "GW_WIFI": wifi_env(self.wifi),
+            "GULLWING_SIM_WEB_PORT": str(self.web_port),
+            "GW_SIM_MPY": str(late_sim_modules()),
         })
         cmd = [*interpreter_command(), "-X", heap_argument(self.heap_kb)]
         cmd += ["-c", BOOT]
@@ -357,6 +423,15 @@ class VirtualBoard:
             else:  # the interpreter died (or stdin ended): power-cycle, not too eagerly
                 time.sleep(0.2)
                 self._boot(PWRON_RESET)
+
+    def _watch_web(self):
+        """Until the firmware first listens on its port 80 (the host's web port: sim/socket.py), then `on_web`."""
+        while not self._stop.wait(WEB_LOOK_S):
+            if listening_on(self.web_port):
+                self.web_listening = True
+                if self._on_web is not None:
+                    self._on_web(self.web_url)
+                return
 
     def _watch_stderr(self, child):
         for line in iter(child.stderr.readline, b""):

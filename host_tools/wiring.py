@@ -351,15 +351,59 @@ def bill_of_materials(kit):
     return "\n".join(lines) + "\n"
 
 
+CARD_MM = (85, 55)  # a business card: it fits the box and a wallet
+
+
+def card(card, stem):
+    """A kit card (host_tools.kit.Card) drawn to print at its size: `stem`.svg and `stem`.png (300 dpi);
+    returns their paths. The password stands out, in a typeface where every character is told apart."""
+    import textwrap
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(CARD_MM[0] / 25.4, CARD_MM[1] / 25.4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, CARD_MM[0])
+    ax.set_ylim(0, CARD_MM[1])
+    ax.axis("off")
+    ax.add_patch(matplotlib.patches.Rectangle((0.3, 0.3), CARD_MM[0] - 0.6, CARD_MM[1] - 0.6, fill=False, lw=0.5))
+    y = CARD_MM[1] - 4
+    for line in textwrap.wrap(card.title, 52)[:2]:
+        ax.text(4, y, line, fontsize=7, weight="bold", va="top")
+        y -= 3.4
+    y -= 1.5
+    for label, value in card.lines():
+        big = label in ("WiFi network", "Password") and bool(card.password)
+        ax.text(4, y, label, fontsize=5.5, va="top", color="#444444")
+        wrapped = [value] if big else textwrap.wrap(value, 44)
+        for line in wrapped:
+            ax.text(24, y + (0.6 if big else 0), line, fontsize=9.5 if big else 5.5, va="top",
+                    family="monospace" if big else "sans-serif", weight="bold" if big else "normal")
+            y -= 4.6 if big else 2.5
+        y -= 0.9
+    paths = [Path(str(stem) + ".svg"), Path(str(stem) + ".png")]
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text in the SVG
+        for path in paths:
+            fig.savefig(path, dpi=300)
+    return paths
+
+
 def build(kit, out_dir):
-    """config.json, bom.md and the wiring diagram of a kit; returns the paths written."""
+    """config.json, bom.md, the wiring diagram and the kit card's template (card.md); returns the paths
+    written."""
+    from host_tools import kit as kits
+
     out_dir = Path(out_dir)
     pinout(kit.board)  # a board file without [layout] is refused before anything is written
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_bytes(kit.config_json())
         (out_dir / "bom.md").write_text(bill_of_materials(kit))
-        return [out_dir / "config.json", out_dir / "bom.md", *draw(kit, out_dir)]
+        (out_dir / "card.md").write_text(kits.card_md(kit))
+        return [out_dir / "config.json", out_dir / "bom.md", *draw(kit, out_dir), out_dir / "card.md"]
     except OSError as exc:
         raise errors.GullwingError("cannot write the kit into " + str(out_dir) + ": " + (exc.strerror or str(exc)),
                                    hint="give -o a folder you may write to") from None

@@ -9,6 +9,7 @@ import os
 import time
 
 from gullwing import halt, handlers, rcin
+from gullwing.access import Access
 from gullwing.doors import Door, DoorPair
 from gullwing.engine import Engine
 from gullwing.events import Events
@@ -22,6 +23,7 @@ from gullwing.speaker import open_speaker
 from gullwing.store import Store
 from gullwing.throttle import Throttle
 from gullwing.voice import SHAKER_MIN_HZ, Voice
+from gullwing.wifi import Wifi
 
 
 class App:
@@ -49,6 +51,10 @@ class App:
         self.led = None  # the status LED (led.py), in safe mode too: it says so
         if "led" in cfg["pins"]:
             self.led = build(problems, "led", StatusLed, cfg["pins"]["led"], cfg["led_active_low"])
+        # the WiFi (the runner starts it) and who may work the model from its page; no radio in safe mode
+        self.wifi = None if safe_mode is not None else Wifi(cfg["wifi"], self.settings, problems)
+        self.access = Access(cfg["web"]["pin"], self.wifi)
+        self.tick_bytes = 0  # the most a tick without an event allocated since `heap` (the runner measures)
         self.events.watch(self.doors)
         self._last_ms = now_ms
         self._up_s = self._up_ms = 0  # uptime, counted by the tick
@@ -56,9 +62,9 @@ class App:
         self._ticks = self._ticking()
         next(self._ticks)
 
-    def handle(self, line, now_ms):
-        """The one reply line to one request line (handlers.py). Never raises."""
-        return handlers.handle(self, line, now_ms)
+    def handle(self, line, now_ms, web=False):
+        """The one reply line to one request line (handlers.py); `web`: from the page. Never raises."""
+        return handlers.handle(self, line, now_ms, web)
 
     # -- the control tick --------------------------------------------------------------------------
 

@@ -29,11 +29,13 @@ DEFAULTS = {
     "voice": schema.defaults(schema.VOICE),
     "sound": schema.defaults(schema.SOUND),
     "uart": schema.defaults(schema.UART),
+    "wifi": schema.defaults(schema.WIFI),
+    "web": schema.defaults(schema.WEB),
 }
 # where each section of schema's declarations sits in the configuration
 SECTIONS = (("doors.", schema.DOORS), ("doors.left.", schema.DOOR), ("doors.right.", schema.DOOR),
             ("engine.", schema.ENGINE), ("rc.", schema.RC), ("voice.", schema.VOICE), ("sound.", schema.SOUND),
-            ("uart.", schema.UART))
+            ("uart.", schema.UART), ("wifi.", schema.WIFI), ("web.", schema.WEB))
 # every setting's declaration and every number's range, by dotted key (schema's, laid out): a value outside
 # is reported with the key and the range. The parts check the relations between keys (servo.check, ...).
 DECLARED = {}
@@ -41,7 +43,7 @@ RANGES = {}
 for _where, _table in SECTIONS:
     for _key, _declared in _table.items():
         DECLARED[_where + _key] = (_table, _key, _where)
-        if not isinstance(_declared[0], bool):
+        if not isinstance(_declared[0], (bool, str)):
             RANGES[_where + _key] = _declared[1:3]
 CHOICES = {"motor": ("mosfet", "hbridge")}
 FIXED = ("board", "chip", "pins", "led_active_low")  # written by deploy into config.json; not settings
@@ -91,9 +93,21 @@ def _out_of_range(key, value):
 def _check(key, value):
     if key in DECLARED:
         table, name, where = DECLARED[key]
+        default, low, high, unit = table[name]
+        if isinstance(default, str):
+            return schema.text(key, value, default, low, high, unit, key in schema.SECRETS)
         return schema.check(table, name, value, where)
     if key in CHOICES and value not in CHOICES[key]:
         raise ValueError(key + " must be " + "|".join(CHOICES[key]) + ", got " + repr(value)[:24])
+    return value
+
+
+def shown(key, value):
+    """`value` as `config get` shows it: a secret as "***" when set, "" when not; a section with its secrets so."""
+    if isinstance(value, dict):
+        return {name: shown(key + "." + name, inner) for name, inner in value.items()}
+    if key in schema.SECRETS:
+        return "***" if value else ""
     return value
 
 
@@ -136,6 +150,8 @@ def typed(key, value):
     if default is None or isinstance(default, dict) or key.split(".")[0] in FIXED:
         raise ValueError(repr(key)[:40] + " is not a setting; config get lists them")
     kind = _kind(default)
+    if value == '""' and kind == "str":  # a request's words cannot be empty: `""` is the empty text
+        value = ""
     if isinstance(value, str) and kind != "str":  # text from a request
         if kind == "bool" and value in ("true", "false"):
             value = value == "true"

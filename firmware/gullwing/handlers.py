@@ -13,7 +13,7 @@ import machine
 from gullwing import VERSION, protocol
 from gullwing.engine import STATE_NAMES
 from gullwing.faults import reason
-from gullwing.protocol import BAD_ARG, BUSY, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
+from gullwing.protocol import BAD_ARG, BUSY, DENIED, FAULT, NOT_READY, UNKNOWN_VERB, ProtocolError
 from gullwing.rcin import STATE_NAMES as RC_STATES
 from gullwing.rcin import WAITING as RC_WAITING
 from gullwing.throttle import HOST
@@ -25,11 +25,14 @@ USAGE = {
     "rc": "rc (the receiver's live pulses)", "events": "events on|off",
     "config": "config get [key] | set <key> <value> | save | reset",
     "calibrate": "calibrate left|right jog <-50..50> | closed | open; calibrate save",
+    "wifi": "wifi | wifi password (over USB only)",
 }
+USB_ONLY = "over USB only: from the page it could lock the owner out"
 
 
-def handle(app, line, now_ms):
-    """The one reply line to one request line. Never raises: a bad request changes nothing."""
+def handle(app, line, now_ms, web=False):
+    """The one reply line to one request line. Never raises: a bad request changes nothing. On the web
+    page's channel (`web`) what could lock the owner out is refused (`err denied`)."""
     req_id = None
     try:
         request = protocol.parse(line)
@@ -37,6 +40,8 @@ def handle(app, line, now_ms):
         handler = HANDLERS.get(request.verb)
         if handler is None:
             raise ProtocolError(UNKNOWN_VERB, repr(request.verb)[:24] + " is not a verb; try help")
+        if web and _locks_out(request.verb, request.args):
+            raise ProtocolError(DENIED, " ".join([request.verb] + request.args[:2])[:40] + ": " + USB_ONLY)
         return protocol.ok(req_id, handler(app, request.args, now_ms))
     except ProtocolError as exc:
         if req_id is None:
@@ -46,6 +51,14 @@ def handle(app, line, now_ms):
         return protocol.err(req_id, BAD_ARG, reason(exc))
     except Exception as exc:  # a bug must not stop the board from answering
         return protocol.err(req_id, FAULT, type(exc).__name__ + ": " + reason(exc))
+
+
+def _locks_out(verb, args):
+    """The requests the page may not make: the WiFi and PIN settings, forgetting every setting, the AP's key."""
+    if verb == "config":
+        action = args[:1]
+        return action == ["reset"] or (action == ["set"] and len(args) > 1 and args[1].split(".")[0] in ("wifi", "web"))
+    return verb == "wifi" and len(args) > 0
 
 
 def _ping(app, args, now_ms):
@@ -66,11 +79,14 @@ def _version(app, args, now_ms):
 
 
 def _heap(app, args, now_ms):
-    """Free and used heap after a collection: a leak shows as free bytes shrinking over time."""
+    """Free and used heap after a collection: a leak shows as free bytes shrinking over time; and the most
+    any control tick without an event allocated since the last `heap` (the runner measures it)."""
     protocol.no_more(args, 0)
     gc.collect()
     free, used = getattr(gc, "mem_free", None), getattr(gc, "mem_alloc", None)  # MicroPython's
-    return {"free": free() if free else None, "used": used() if used else None}
+    tick_bytes = app.tick_bytes
+    app.tick_bytes = 0
+    return {"free": free() if free else None, "used": used() if used else None, "tick_bytes": tick_bytes}
 
 
 def _status(app, args, now_ms):
@@ -174,6 +190,20 @@ def _calibrate(app, args, now_ms):
     return calibrate_request(app, args)
 
 
+def _wifi(app, args, now_ms):
+    """What runs now (`wifi`), or the model's own network and its key (`wifi password`, serial only)."""
+    password = protocol.choice(args, 0, "wifi", ("password",)) if args else None
+    protocol.no_more(args, 1)
+    if app.wifi is None:
+        raise ProtocolError(NOT_READY, "no WiFi in safe mode")
+    if password is None:
+        return app.wifi.info()
+    out = app.wifi.password()
+    if out is None:
+        raise ProtocolError(NOT_READY, "the model's own network is not set up: wifi.mode is off")
+    return out
+
+
 def _estop(app, args, now_ms):
     protocol.no_more(args, 0)
     app.safe_state(now_ms)
@@ -181,6 +211,6 @@ def _estop(app, args, now_ms):
 
 _TABLE = (("ping", _ping), ("help", _help), ("version", _version), ("status", _status), ("door", _door),
           ("engine", _engine), ("throttle", _throttle), ("blip", _blip), ("rc", _rc), ("events", _events),
-          ("estop", _estop), ("config", _config), ("calibrate", _calibrate), ("heap", _heap))
+          ("estop", _estop), ("config", _config), ("calibrate", _calibrate), ("heap", _heap), ("wifi", _wifi))
 HANDLERS = dict(_TABLE)
 VERBS = tuple(verb for verb, _ in _TABLE)  # in this order in `help` (a dict keeps no order on MicroPython)

@@ -21,6 +21,7 @@ TOO_LONG = "too_long"
 BUSY = "busy"
 NOT_READY = "not_ready"
 FAULT = "fault"
+DENIED = "denied"  # not allowed on this channel (the web page's: what could lock the owner out)
 
 
 class ProtocolError(Exception):

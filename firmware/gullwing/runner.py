@@ -8,6 +8,7 @@ exception that ends the firmware is a crash, counted (crashes.py), and resets th
 """
 
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -16,7 +17,7 @@ import machine
 
 from gullwing import VERSION, halt
 from gullwing import crashes as crashes_mod
-from gullwing.faults import reason, task_failed
+from gullwing.faults import note, reason, task_failed
 from gullwing.lines import LineReader, LineWriter
 
 TICK_MS = 20
@@ -30,15 +31,28 @@ async def control(app, writes, wdt=None):
     """Ticks every 20 ms, feeding the watchdog. A tick that raises is a fault (safe state, reported)
     and the next tick comes; TICK_FAILURES in a row end the firmware, which counts as a crash.
     Event lines go to every channel in `writes` (callables; a LineWriter queues them, and is
-    pumped here each tick: it writes only what its stream takes without waiting)."""
+    pumped here each tick: it writes only what its stream takes without waiting).
+
+    The bytes a tick that queues no event allocates are measured (gc.mem_alloc around it, MicroPython's
+    only) and the most kept in app.tick_bytes, which the `heap` verb reports and resets; the measure
+    allocates nothing itself (small ints, a length, a builtin call)."""
     failures = 0
     pumps = [write.pump for write in writes if hasattr(write, "pump")]  # bound once, not per tick
+    mem_alloc = getattr(gc, "mem_alloc", None)
+    if not hasattr(app, "tick_bytes"):
+        app.tick_bytes = 0
     while True:
         now = time.ticks_ms()
         if wdt is not None:
             wdt.feed()
         try:
+            queued = len(app.outbox)
+            before = mem_alloc() if mem_alloc is not None else 0
             app.tick(now)
+            if mem_alloc is not None and len(app.outbox) == queued:
+                used = mem_alloc() - before  # below 0 when the collector ran: not a measure
+                if used > app.tick_bytes:
+                    app.tick_bytes = used
             failures = 0
         except Exception as exc:
             failures += 1
@@ -91,6 +105,22 @@ def open_uart(cfg, problems):
         return None
 
 
+def _start_web(app):
+    """WiFi (wifi.py: up without blocking, then its own task) and the web server (httpd.py), whose events
+    hub joins the channels. Imported here: a board without WiFi keeps the heap the server would take."""
+    from gullwing.httpd import Server
+
+    try:
+        app.wifi.start()
+        asyncio.create_task(app.wifi.run())
+    except Exception as exc:  # the radio refused: the model works on without its page
+        note(app.problems, "wifi: " + type(exc).__name__ + ": " + reason(exc))
+        return
+    server = Server(app)
+    app.writers.append(server.hub)
+    asyncio.create_task(server.serve())
+
+
 async def _clean_after(crashes):
     await asyncio.sleep_ms(crashes_mod.CLEAN_MS)
     crashes.clean()
@@ -102,6 +132,8 @@ async def main(app, wdt=None, uart=None, crashes=None):
     if uart is not None:
         app.writers.append(LineWriter(uart, app.cfg["uart"]["baudrate"] // 10))
         asyncio.create_task(serial(app, LineReader(uart), app.writers[1], "uart"))
+    if getattr(app, "wifi", None) is not None:  # None in safe mode
+        _start_web(app)
     asyncio.create_task(control(app, app.writers, wdt))
     if app.speaker is not None:
         asyncio.create_task(app.speaker.run(app))  # the audio task (speaker.py): a block per DMA buffer

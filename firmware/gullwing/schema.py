@@ -9,7 +9,9 @@ with config to check a kit's settings. docs/*.md list these keys; tests/host/tes
 the docs to these tables.
 """
 
-# key: (default, low, high, unit); a bool default is a switch (low and high unused)
+# key: (default, low, high, unit); a bool default is a switch (low and high unused); a text default is text,
+# `low`..`high` characters of `unit`'s kind (DIGITS, PRINTABLE, NAME) or one of the choices `unit` lists (low
+# and high unused), and "" only where "" is the default (not set)
 DOOR = {  # one door's servo: servo.Calibration
     "min_us": (500, 100, 2900, "us"),
     "max_us": (2500, 200, 3000, "us"),
@@ -56,6 +58,20 @@ SOUND = {  # sound.Sound, through the I2S amplifier (pins i2s_bck, i2s_ws, i2s_d
 UART = {  # the second command channel on pins uart_tx/uart_rx (HC-05 modules: 9600)
     "baudrate": (9600, 1200, 921_600, "baud"),
 }
+DIGITS = "digits"
+PRINTABLE = "printable ASCII characters"
+NAME = "characters A-Z a-z 0-9 - _"
+WIFI = {  # wifi.Wifi: the model's own network (ap), a home network (sta) with the ap as its fallback, or off
+    "mode": ("ap", 0, 0, ("ap", "sta", "off")),
+    "name": ("AZ-1", 1, 26, NAME),  # the SSID is <name>-<4 hex digits>: at most 32 bytes
+    "ssid": ("", 1, 32, PRINTABLE),  # the home network
+    "password": ("", 8, 64, PRINTABLE),  # the home network's key (64: as hex digits)
+    "ap_password": ("", 8, 63, PRINTABLE),  # WPA2; "": the board makes one at its first start
+}
+WEB = {  # access.Access: the PIN the page asks for
+    "pin": ("", 4, 8, DIGITS),
+}
+SECRETS = ("wifi.password", "wifi.ap_password", "web.pin")  # never echoed: `config get` shows "***"
 
 
 def span(low, high, unit=""):
@@ -77,6 +93,36 @@ def switch(key, value):
     if not isinstance(value, bool):
         raise ValueError(key + " must be true|false, got " + repr(value)[:24])
     return value
+
+
+def _fits(text, kind):
+    """Every character of `text` of the `kind`, ASCII only (an SSID or a key is bytes on air)."""
+    for c in text:
+        digit = "0" <= c <= "9"
+        if not (digit if kind == DIGITS else " " <= c <= "~" if kind == PRINTABLE else
+                digit or "a" <= c <= "z" or "A" <= c <= "Z" or c in "-_"):
+            return False
+    return True
+
+
+def words(default, low, high, unit):
+    """What a text setting may be, as its error message says it: `ap|sta|off`, `"" or 4..8 digits`."""
+    if isinstance(unit, tuple):
+        return "|".join(unit)
+    return ('"" or ' if default == "" else "") + span(low, high, unit)
+
+
+def text(key, value, default, low, high, unit, secret=False):
+    """`value` if the text setting `key` (declared `default, low, high, unit`) may be it, else ValueError
+    naming `key` and what it may be (a secret's value is not repeated, only its length). `check` is for
+    numbers and switches."""
+    if isinstance(value, str) and (value in unit if isinstance(unit, tuple) else
+                                   (value == "" == default) or (low <= len(value) <= high and _fits(value, unit))):
+        return value
+    got = repr(value)[:24]
+    if secret and isinstance(value, str):
+        got = str(len(value)) + (" character" if len(value) == 1 else " characters")
+    raise ValueError(key + " must be " + words(default, low, high, unit) + ", got " + got)
 
 
 def check(table, key, value, where="", low=None, high=None, why=""):

@@ -3,6 +3,8 @@ runs. Door settings take effect at once while the door rests (`err busy` while i
 are kept for the next start, which the reply says with `"restart": true`.
 
     config get [key] | config set <key> <value> | config save | config reset
+
+A secret (schema.SECRETS: the WiFi keys, the PIN) is never shown: "***" when set, "" when not.
     calibrate left|right jog <-50..50 us> | calibrate left|right closed|open | calibrate save
 """
 
@@ -21,9 +23,10 @@ def config_request(app, args):
     if action == "get":
         protocol.no_more(args, 2)
         if len(args) == 1:  # short: only what was changed from config.json
-            return {"settings": app.settings.values, "saved": not app.settings.unsaved}
+            values = {key: config.shown(key, value) for key, value in app.settings.values.items()}
+            return {"settings": values, "saved": not app.settings.unsaved}
         try:
-            return {args[1]: config.get(app.cfg, args[1])}
+            return {args[1]: config.shown(args[1], config.get(app.cfg, args[1]))}
         except KeyError:
             raise ProtocolError(BAD_ARG, repr(args[1])[:40] + " is not a configuration key") from None
     if action == "set":
@@ -82,7 +85,7 @@ def change(app, values):
     app.cfg = cfg
     for key, value in values.items():
         app.settings.set(key, value)
-    out = dict(values)
+    out = {key: config.shown(key, value) for key, value in values.items()}
     if restart:
         out["restart"] = True
     return out

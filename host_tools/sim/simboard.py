@@ -105,6 +105,121 @@ def _asyncio_on(clock):
     core.ticks = ticks
     core.ticks_diff = clock.ticks_diff
     core.ticks_add = clock.ticks_add
+    _poll_room(core)
+
+
+POLL_ROOM = 32  # file descriptors asyncio's poller has room for from its start
+
+
+def _poll_room(core):
+    """asyncio's poller, made with room for POLL_ROOM file descriptors before anything is registered.
+
+    The unix port's select.poll keeps the objects that have a file descriptor (the console, sockets) in an
+    array it grows 4 at a time; when it cannot grow it in place it moves it and re-points every entry, the
+    entries of objects without one (the simulated UART and I2S, polled through their ioctl) too, whose
+    NULL pointer becomes garbage that the next poll dereferences (extmod/modselect.c: poll_set_add_fd,
+    MICROPY_PY_SELECT_POSIX_OPTIMISATIONS). The chip's select has no such array. On the virtual board the
+    fifth socket beside a UART crashed the interpreter; an array that never grows never moves."""
+    made = core.IOQueue.__init__
+
+    def roomy(queue):
+        made(queue)
+        for fd in range(POLL_ROOM):  # plain numbers: nothing is polled until they are gone again
+            queue.poller.register(1000 + fd, 0)
+        for fd in range(POLL_ROOM):
+            queue.poller.unregister(1000 + fd)
+
+    core.IOQueue.__init__ = roomy
+    core._io_queue = core.IOQueue()  # the one made at import (nothing is registered yet)
+
+
+# -- WiFi: the radio's state as ESP-IDF's esp_wifi and esp_netif keep it, and the networks around the board --
+
+def _env(name):
+    import os
+
+    return (os.getenv(name) or "") if hasattr(os, "getenv") else ""
+
+
+# read once, before the virtual board's flash takes the place of `os` (which has no getenv on the chip)
+WEB_PORT = int(_env("GULLWING_SIM_WEB_PORT") or "0")  # the host's loopback port of the board's port 80
+WIFI_IN_RANGE = _env("GW_WIFI")  # home networks in range: hex(ssid):hex(password),... (gullwing sim --wifi)
+
+
+class WifiState:
+    """The two WLAN interfaces (network.py drives them) and the world around them: `in_range()` puts a
+    network within the station's reach, `join_ap()` a phone on the board's own access point."""
+
+    def __init__(self, chip_name, base_mac):
+        self.networks = {}  # ssid -> [key, authmode, channel, rssi, bssid, hidden]
+        self.hostname = "mpy-" + chip_name.lower().replace("-", "")  # MICROPY_PY_NETWORK_HOSTNAME_DEFAULT
+        self.country = "XX"
+        self.dns = "0.0.0.0"
+        self.started = False
+        self.mode = 0  # WIFI_MODE_STA 1 | WIFI_MODE_AP 2
+        self.ifaces = [None, None]  # the one WLAN object of each interface
+        # ESP-IDF esp_mac.c: the station has the base MAC, the soft-AP the base MAC + 1
+        mac = int.from_bytes(base_mac, "big")
+        self.sta_mac = bytes(base_mac)
+        self.ap_mac = ((mac + 1) & 0xFFFFFFFFFFFF).to_bytes(6, "big")
+        # the station (network_wlan.c: wifi_sta_connect_requested, wifi_sta_connected, wifi_sta_disconn_reason)
+        self.sta_ssid = ""
+        self.sta_key = ""
+        self.connect_requested = False
+        self.connected = False
+        self.reason = 0
+        self.attempt_us = -1  # when the attempt under way started, -1 when none is
+        self.attempts = 0
+        self.reconnects = 0  # conf_wifi_sta_reconnects: 0 retries for ever
+        self.sta_static = None  # (ip, mask, gw, dns) set by ifconfig/ipconfig, None: DHCP
+        self.sta_ip = None  # (ip, mask, gw, dns) while connected
+        # the access point (esp_wifi's defaults: an open network named after its MAC, channel 1)
+        self.ap_ssid = "ESP_" + "".join("%02X" % b for b in self.ap_mac[3:])
+        self.ap_key = ""
+        self.ap_authmode = 0
+        self.ap_channel = 1
+        self.ap_hidden = False
+        self.ap_max = 4
+        self.ap_ip = ["192.168.4.1", "255.255.255.0", "192.168.4.1", "0.0.0.0"]
+        self.stations = []  # [mac, ip] of each phone on the access point
+        self.txpower = 20.0
+        self.pm = 1  # WIFI_PS_MIN_MODEM
+        self.protocol = [7, 7]
+        for pair in WIFI_IN_RANGE.split(","):
+            if ":" in pair:
+                ssid, key = pair.split(":")
+                self.in_range(bytes.fromhex(ssid).decode(), bytes.fromhex(key).decode())
+
+    def in_range(self, ssid, key="", authmode=None, channel=6, rssi=-55, hidden=False):
+        """A network the station can reach: WPA2 with `key`, open without one; `hidden`: its beacons carry no SSID."""
+        if authmode is None:
+            authmode = 3 if key else 0
+        bssid = bytes((0x02, 0x47, 0x57, len(self.networks), len(ssid) & 255, sum(ssid.encode()) & 255))
+        self.networks[ssid] = [key, authmode, channel, rssi, bssid, hidden]
+
+    def out_of_range(self, ssid):
+        self.networks.pop(ssid, None)
+
+    def join_ap(self, mac=b"\x02\x50\x48\x4f\x4e\x01"):
+        """A phone joins the access point: it gets the next address the soft-AP's DHCP server hands out."""
+        if not self.mode & 2 or len(self.stations) >= self.ap_max:
+            return None
+        ip = "192.168.4." + str(2 + len(self.stations))
+        self.stations.append([mac, ip])
+        return ip
+
+    def reachable(self):
+        """Whether anybody could reach the board's sockets: its access point is up or its station has an address."""
+        return bool(self.mode & 2) or self.connected
+
+    def addresses(self):
+        """The IPv4 addresses of the interfaces that are up."""
+        found = []
+        if self.mode & 2:
+            found.append(self.ap_ip[0])
+        if self.connected and self.sta_ip:
+            found.append(self.sta_ip[0])
+        return found
 
 
 class PinState:
@@ -182,6 +297,7 @@ class Board:
         self.jumpers = {}  # gpio -> gpio wired to it (both directions), see jumper()
         self.service = None  # devices wired from outside (simdevices), run by now() on real time ...
         self.service_at = 0  # ... once this time has come
+        self.wifi = WifiState(chip, self.uid)  # the radio off, the networks in range those the host gave
 
     # -- clock -----------------------------------------------------------------------------------
 

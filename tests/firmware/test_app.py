@@ -1076,3 +1076,30 @@ def test_replies_wait_for_the_console_and_are_never_dropped():
     assert writer.dropped == 24 and writer.pump(), writer.dropped
     assert console.bytes == 16 * 60 + sum(len("#%d ok\n" % i) for i in range(10)), console.bytes  # every reply
     assert console.ahead <= 128  # never more than the FIFO ahead of the wire
+
+
+# -- the page's channel ----------------------------------------------------------------------------
+
+def test_the_page_cannot_change_what_could_lock_the_owner_out_and_nothing_changes():
+    a = _app()
+    for line in ("config set wifi.mode off", "config set wifi.ap_password newkey123", "config set web.pin 1111",
+                 "#7 config set web.pin 1111", "config reset", "wifi password", "WIFI password"):
+        reply = a.handle(line, _now(), web=True)
+        words = reply.split(" ", 3)[1:] if reply.startswith("#") else reply.split(" ", 2)
+        assert words[0] == "err" and words[1] == "denied" and "over USB" in reply, (line, reply)
+        assert reply.startswith("#7 ") == line.startswith("#7"), reply
+    assert _ok(a, "config get") == {"settings": {}, "saved": True}
+    # the rest works from the page as over USB, and the same requests over USB are served
+    assert a.handle("config set doors.stagger_ms 100", _now(), web=True) == 'ok {"doors.stagger_ms":100}'
+    assert a.handle("door both open", _now(), web=True).startswith("ok {")
+    assert a.handle("wifi", _now(), web=True).startswith("ok {")
+    assert _ok(a, "config set web.pin 1111") == {"web.pin": "***", "restart": True}
+    assert _ok(a, "config reset") == {"restart": True}
+
+
+def test_heap_reports_the_most_a_tick_allocated_since_the_last_heap_and_starts_again():
+    a = _app()
+    assert _ok(a, "heap")["tick_bytes"] == 0
+    a.tick_bytes = 48  # the runner's measure
+    assert _ok(a, "heap")["tick_bytes"] == 48
+    assert _ok(a, "heap")["tick_bytes"] == 0

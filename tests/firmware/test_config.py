@@ -297,3 +297,60 @@ def test_a_settings_record_with_a_valid_crc_but_nested_json_is_set_aside_and_con
     s.save()  # the next save starts afresh
     problems = []
     assert config.get(Settings(state).over(cfg, problems), "doors.left.open_deg") == 70 and problems == []
+
+
+# -- the text settings: WiFi and the page's PIN ----------------------------------------------------
+
+def test_text_settings_are_checked_by_length_and_characters_and_a_secret_is_never_repeated():
+    a = _app()
+    for line, words in (("config set wifi.mode mesh", "wifi.mode must be ap|sta|off, got 'mesh'"),
+                        ("config set wifi.name AZ/1", "wifi.name must be 1..26 characters A-Z a-z 0-9 - _, got 'AZ/1'"),
+                        ("config set wifi.name " + "A" * 27, "wifi.name must be 1..26"),
+                        ("config set wifi.name \"\"", "wifi.name must be 1..26"),  # a name is needed
+                        ("config set web.pin 12a4", 'web.pin must be "" or 4..8 digits, got 4 characters'),
+                        ("config set web.pin 123", 'web.pin must be "" or 4..8 digits, got 3 characters'),
+                        ("config set wifi.ap_password short", 'wifi.ap_password must be "" or 8..63 printable ASCII '
+                                                              "characters, got 5 characters")):
+        message = _message(a, line)
+        assert words in message, (line, message)
+        assert "12a4" not in message and "short" not in message, message  # a secret is never echoed
+    assert _ok(a, "config get") == {"settings": {}, "saved": True}
+
+
+def test_config_get_and_set_show_a_secret_as_stars_and_status_never_carries_it():
+    a = _app()
+    assert _ok(a, "config get web.pin") == {"web.pin": ""}
+    assert _ok(a, "config set web.pin 2468") == {"web.pin": "***", "restart": True}
+    assert _ok(a, "config set wifi.password hunter2hunter2") == {"wifi.password": "***", "restart": True}
+    assert _ok(a, "config set wifi.ssid Home") == {"wifi.ssid": "Home", "restart": True}
+    assert _ok(a, "config get web.pin") == {"web.pin": "***"}
+    assert _ok(a, "config get wifi") == {"wifi": {"mode": "ap", "name": "AZ-1", "ssid": "Home", "password": "***",
+                                                  "ap_password": ""}}
+    assert _ok(a, "config get") == {"settings": {"web.pin": "***", "wifi.password": "***", "wifi.ssid": "Home"},
+                                    "saved": False}
+    for line in ("status", "config get", "config get wifi", "help"):
+        reply = _say(a, line)
+        assert "2468" not in reply and "hunter2" not in reply, (line, reply)
+
+
+def test_a_pin_set_works_from_the_next_start_and_an_empty_one_clears_it():
+    state = _state_dir()
+    a = _app(state_dir=state)
+    _ok(a, "config set web.pin 2468")
+    _ok(a, "config save")
+    assert not a.access.needs_pin()  # the next start's
+    a = _restart(state)
+    assert a.access.needs_pin() and a.access.login("2468", 0)[0] is not None
+    assert _ok(a, 'config set web.pin ""') == {"web.pin": "", "restart": True}
+    _ok(a, "config save")
+    a = _restart(state)
+    assert not a.access.needs_pin()
+
+
+def test_wifi_settings_in_config_json_are_checked_like_the_rest():
+    problems = []
+    cfg = config.merge(config.DEFAULTS, {"pins": PINS, "wifi": {"mode": "sta", "ssid": "Home", "ap_password": "x",
+                                                                "channel": 6}, "web": {"pin": 1234}}, "", problems)
+    assert problems == ['wifi.ap_password must be "" or 8..63 printable ASCII characters, got 1 character',
+                        "wifi.channel: unknown key", "web.pin: expected str, got int"], problems
+    assert cfg["wifi"]["mode"] == "sta" and cfg["web"]["pin"] == ""

@@ -111,10 +111,10 @@ def test_an_event_is_evt_a_name_and_one_json_object():
     assert json.loads(line[len("evt door "):]) == payload
 
 
-def test_the_error_codes_are_the_six_of_protocol_v1():
+def test_the_error_codes_are_the_seven_of_protocol_v1():
     codes = (protocol.UNKNOWN_VERB, protocol.BAD_ARG, protocol.TOO_LONG, protocol.BUSY, protocol.NOT_READY,
-             protocol.FAULT)
-    assert codes == ("unknown_verb", "bad_arg", "too_long", "busy", "not_ready", "fault")
+             protocol.FAULT, protocol.DENIED)
+    assert codes == ("unknown_verb", "bad_arg", "too_long", "busy", "not_ready", "fault", "denied")
 
 
 # -- argument helpers ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ ones the board has.
 
 A transcript is a ```text block of `> request` and `< reply` lines; `(N ms later)` lets the board run
 that long (its control tick every 20 ms). An HTML comment `<!-- replay: rc_throttle=US -->` just before
-a block wires an RC receiver whose stick, after a second at idle, is held at US. JSON is compared as
+a block wires an RC receiver whose stick, after a second at idle, is held at US; `<!-- replay: wifi -->` starts
+the model's own network with a phone on it. JSON is compared as
 objects: the order of the fields is not fixed (the protocol says so, and MicroPython's dicts keep none).
 """
 
@@ -59,6 +60,12 @@ def _transcripts(text):
 def _app(setup):
     problems = []
     pins = dict(PINS)
+    if setup == "wifi":  # the model's own network up, a phone on it
+        cfg = config.merge(config.DEFAULTS, {"pins": pins}, "", problems)
+        a = app.App(cfg, time.ticks_ms(), fwtest.temp_dir("doc"), problems)
+        a.wifi.start()
+        board.wifi.join_ap()
+        return a
     if setup:
         key, us = setup.split("=")
         assert key == "rc_throttle", setup

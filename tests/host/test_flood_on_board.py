@@ -20,7 +20,7 @@ MOVE_MS = 30_000
 SWIFT = (9, 81)
 
 
-def _console_only(sim):
+def console_only(sim):
     """The board's config without the second UART and the amplifier. On the virtual board a task waiting on
     the simulated UART makes every wake of asyncio cost a millisecond (the unix port's select polls objects
     without a file descriptor in 1 ms steps, extmod/modselect.c), which would make a 4 MB flood take
@@ -46,7 +46,7 @@ def flood(tmp_path):
     sim = SimProcess(tmp_path / "flash", trace=tmp_path / "trace.csv")
     try:
         deploy.deploy(port=sim.port, progress=False)
-        _console_only(sim)
+        console_only(sim)
         wire = Wire(sim.port)
         wire.send(b"\x03")  # stop the firmware, then a soft reset starts it with the config
         time.sleep(0.5)

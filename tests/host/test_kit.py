@@ -208,3 +208,22 @@ def test_how_the_status_led_lights_comes_from_the_board_file_not_the_kit(tmp_pat
     with pytest.raises(kit.KitFileError) as caught:
         kit.load(mine)
     assert "led_active_low: comes from the board file" in str(caught.value)
+
+
+def test_kit_build_writes_the_card_template_saying_where_each_boards_key_is(tmp_path):
+    result = build("az1-1to8", "-o", tmp_path)
+    assert result.exit_code == 0 and "wrote " + str(tmp_path / "card.md") in result.output
+    card = (tmp_path / "card.md").read_text()
+    assert kit.load("az1-1to8").title in card and "AZ-1-XXXX" in card and "http://192.168.4.1/" in card
+    assert "gullwing wifi --password" in card and "config set web.pin" in card
+
+
+def test_a_kit_file_never_carries_a_key_a_home_network_or_a_pin(tmp_path):
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\nboard = "esp32-devkitc"\n[wifi]\nname = "AZ1-SHOW"\nap_password = "samefor4ll"\n'
+                    'ssid = "home"\n[web]\npin = "1234"\n')
+    with pytest.raises(kit.KitFileError) as caught:
+        kit.load(mine)
+    for key in ("wifi.ap_password", "wifi.ssid", "web.pin"):
+        assert key + ": is each board's own, never a whole kit's" in str(caught.value)
+    assert "wifi.name" not in str(caught.value)  # the network's name prefix is the kit's to choose

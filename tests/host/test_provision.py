@@ -122,9 +122,15 @@ def test_a_receiver_without_a_signal_is_told_from_none_by_the_board_file(wired, 
 
 
 class _ScriptedLink:
-    """A healthy board's answers to the self-test, without a board."""
+    """A healthy board's answers to the self-test and the `wifi` verbs, without a board. Its network key as
+    the firmware has it: a `config set` is in force only once saved and the firmware restarted."""
 
-    def __init__(self, problems=(), outputs=None, rc="waiting"):
+    def __init__(self, problems=(), outputs=None, rc="waiting", board_id="240ac4000001", ap_key="bymyself2345"):
+        self.board_id = board_id
+        self.in_force = self.saved = ap_key  # the key the network runs with; the one in the settings store
+        self.pending = None
+        self.lines = []  # every request, as the board received it
+        self.serial = mock.Mock()  # what restart() writes (Ctrl-C) lands here
         self.events = []
         self.rc = rc  # `status`'s rc: None as a firmware that leaves it out while waiting
         self.problems = list(problems)
@@ -135,8 +141,20 @@ class _ScriptedLink:
         from host_tools.link import Reply
 
         data = None
+        self.lines.append(line)
         if line == "version":
-            data = {"version": provision.__version__, "id": "240ac4000001"}
+            data = {"version": provision.__version__, "id": self.board_id}
+        elif line.startswith("config set wifi.ap_password "):
+            self.pending = line.split()[3]
+            data = {"wifi.ap_password": "***", "restart": True}
+        elif line == "config save":
+            self.saved = self.pending or self.saved
+            data = {"saved": 1}
+        elif line == "wifi":
+            data = {"mode": "ap", "ssid": "AZ-1-" + self.board_id[-4:].upper(), "ip": "192.168.4.1", "clients": 0,
+                    "web": True}
+        elif line == "wifi password":
+            data = {"ssid": "AZ-1-" + self.board_id[-4:].upper(), "password": self.in_force}
         elif line == "status":
             rpm = {"off": 0, "running": 950 + 80 * self.throttle}[self.state]
             data = {"engine": {"state": self.state, "rpm": rpm}, **({"rc": self.rc} if self.rc else {})}
@@ -154,6 +172,11 @@ class _ScriptedLink:
         elif line.startswith("throttle"):
             self.throttle = int(line.split()[1])
         return Reply(True, "ok", data)
+
+    def restart_firmware(self):
+        assert self.serial.write.call_args.args == (b"\x03",)  # stopped first, as Ctrl-C stops the firmware
+        self.lines.append("(restarted)")
+        self.in_force = self.saved
 
     def wait_event(self, name, timeout):
         for i, event in enumerate(self.events):
@@ -371,3 +394,99 @@ def test_provision_with_an_image_flashes_deploys_and_tests_virtual_boards_for_re
     finally:
         for sim in sims:
             sim.stop()
+
+
+# -- the model's own network: the key and the kit card -----------------------------------------------
+
+def _provision_scripted(monkeypatch, tmp_path, boards_by_port, az1=None, **options):
+    """provision.provision on scripted boards (port -> _ScriptedLink), the deploy a no-op."""
+    monkeypatch.setattr(provision.deploy, "deploy", lambda port, kit, progress: None)
+    monkeypatch.setattr(provision, "Link", lambda port, timeout: _Open(boards_by_port[port]))
+    return provision.provision(list(boards_by_port), az1 or kit.load("az1-1to8"), reports=tmp_path / "rep",
+                               live=False, **options)
+
+
+def test_each_board_gets_its_own_key_in_force_for_the_self_test_and_a_card_that_alone_carries_it(tmp_path,
+                                                                                                   monkeypatch):
+    fakes = {"/dev/a": _ScriptedLink(board_id="240ac4000001"), "/dev/b": _ScriptedLink(board_id="240ac400000b")}
+    results, report = _provision_scripted(monkeypatch, tmp_path, fakes)
+    assert all(r.passed and r.ap_key == "made" for r in results), [r.error for r in results]
+    keys = [fake.in_force for fake in fakes.values()]
+    assert keys[0] != keys[1] and "bymyself2345" not in keys
+    for key in keys:
+        assert len(key) == 12 and set(key) <= set(provision.AP_KEY_CHARS)
+    for fake in fakes.values():  # set and saved, then the firmware restarted, before the self-test began
+        assert fake.lines.index("(restarted)") < fake.lines.index("door both to 30 600")
+    for result, fake in zip(results, fakes.values(), strict=True):
+        card = (tmp_path / "rep" / "cards" / ("az1-1to8-" + fake.board_id + ".txt")).read_text()
+        assert "AZ-1-" + fake.board_id[-4:].upper() in card and fake.in_force in card
+        assert "http://192.168.4.1/" in card and "config set web.pin" in card
+        assert result.card == str(tmp_path / "rep" / "cards" / ("az1-1to8-" + fake.board_id + ".png"))
+        assert (tmp_path / "rep" / "cards" / ("az1-1to8-" + fake.board_id + ".svg")).stat().st_mode & 0o077 == 0
+    summary = report.with_suffix(".txt").read_text()
+    assert "card: " + results[0].card + " (AZ-1-0001)" in summary
+    for shared in (summary, report.read_text()):  # the reports list the cards, never a key
+        assert not any(key in shared for key in keys)
+
+
+def test_a_board_keyed_by_an_earlier_run_keeps_its_key_and_gets_its_card_again(tmp_path, monkeypatch):
+    """A card already in a box stays true: a board that failed after its key was set, or one provisioned again
+    for a new gullwing version, is not given a new key."""
+    earlier = provision.Result("/dev/a", board_id="240ac4000001", ap_key="made", error="a door stuck")
+    az1 = kit.load("az1-1to8")
+    provision._report(tmp_path / "rep", az1, "", [earlier])
+    boxed, fresh = _ScriptedLink(board_id="240ac4000001", ap_key="onthecard234"), _ScriptedLink(board_id="240ac40000ff")
+    (kept, made), report = _provision_scripted(monkeypatch, tmp_path, {"/dev/a": boxed, "/dev/b": fresh})
+    assert kept.passed and kept.ap_key == "kept" and boxed.in_force == "onthecard234"
+    assert not any(line.startswith("config set") for line in boxed.lines) and "(restarted)" not in boxed.lines
+    assert "onthecard234" in (tmp_path / "rep" / "cards" / "az1-1to8-240ac4000001.txt").read_text()
+    assert made.ap_key == "made" and fresh.in_force != "bymyself2345"  # a board never keyed by a run gets one
+    assert "its key kept from an earlier run" in "\n".join(kept.checks)
+    # --keep-keys: every board keeps what it has, for boards keyed with another reports folder
+    other = _ScriptedLink(board_id="240ac40000cc", ap_key="elsewhere234")
+    (result,), _ = _provision_scripted(monkeypatch, tmp_path, {"/dev/c": other}, keep_keys=True)
+    assert result.passed and result.ap_key == "kept" and other.in_force == "elsewhere234"
+
+
+def test_a_board_that_does_not_take_its_key_fails_without_the_key_in_the_report(tmp_path, monkeypatch):
+    class Refusing(_ScriptedLink):
+        def request(self, line):
+            from host_tools.link import Reply
+
+            if line.startswith("config set wifi"):
+                return Reply(False, "err bad_arg unknown key wifi.ap_password", code="bad_arg")
+            return super().request(line)
+
+    fake = Refusing()
+    (result,), report = _provision_scripted(monkeypatch, tmp_path, {"/dev/a": fake})
+    assert not result.passed and result.step == "key" and not result.card
+    assert "did not take its network key (`set` answered err bad_arg" in result.error
+    assert "config set wifi.ap_password " not in report.read_text() + report.with_suffix(".txt").read_text()
+
+
+def test_a_key_the_board_did_not_keep_fails_it(tmp_path, monkeypatch):
+    class Forgetful(_ScriptedLink):
+        def restart_firmware(self):
+            super().restart_firmware()
+            self.in_force = "bymyself2345"  # its settings store lost the key
+
+    (result,), _ = _provision_scripted(monkeypatch, tmp_path, {"/dev/a": Forgetful()})
+    assert not result.passed and result.step == "wifi" and "store did not keep it" in result.error
+    assert not (tmp_path / "rep" / "cards").exists()
+
+
+def test_a_kit_without_wifi_gets_no_key_and_no_card(tmp_path, monkeypatch):
+    az1 = kit.load("az1-1to8")
+    off = dataclasses.replace(az1, settings={**az1.settings, "wifi": {"mode": "off"}})
+    fake = _ScriptedLink()
+    (result,), _ = _provision_scripted(monkeypatch, tmp_path, {"/dev/a": fake}, az1=off)
+    assert result.passed and not result.card and result.ap_key == "" and fake.in_force == "bymyself2345"
+    assert "wifi: off in the kit, no network key and no card" in result.checks
+
+
+def test_the_host_makes_keys_from_the_firmwares_alphabet():
+    from gullwing import wifi  # on sys.path through kit.firmware_config
+
+    kit.firmware_config()
+    assert provision.AP_KEY_CHARS == wifi.AP_KEY_CHARS and provision.AP_KEY_LEN == wifi.AP_KEY_LEN
+    assert len({provision.new_ap_key() for _ in range(50)}) == 50

@@ -3,7 +3,8 @@ once, with its default and its range as declared, and no key that is not a setti
 
 A settings table is one whose header starts `| setting | default | range |`; a row names the setting by
 its dotted key (`doors.<side>.min_us` for both doors), gives the default first in its cell (a remark may
-follow) and the range as an error message words it (`800..2000 us`, `true or false`)."""
+follow) and the range as an error message words it (`800..2000 us`, `true or false`, `ap\\|sta\\|off`,
+`"" or 4..8 digits`); a text's default is in backquotes, `""` when it has none."""
 
 import re
 
@@ -16,7 +17,7 @@ SIDES = ("left", "right")
 
 
 def _cells(line):
-    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
 
 
 def documented():
@@ -60,6 +61,8 @@ def declared():
         default, low, high, unit = table[name]
         if isinstance(default, bool):
             out[key] = ("true" if default else "false", "true or false")
+        elif isinstance(default, str):
+            out[key] = ("`" + default + "`" if default else '`""`', schema.words(default, low, high, unit))
         else:
             out[key] = (str(default), schema.span(low, high, unit))
     return out

@@ -5,6 +5,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ class SimProcess:
     """A running `gullwing sim`; `port` is its serial port; `trace` and `audio` (`--audio`: what the I2S
     amplifier plays, a WAV) are files it writes."""
 
-    def __init__(self, flash_dir, *args, trace=None, audio=None):
+    def __init__(self, flash_dir, *args, trace=None, audio=None, wifi=()):
         self.flash = Path(flash_dir)
         self.trace = Path(trace) if trace else None
         self.audio = Path(audio) if audio else None
@@ -24,6 +25,8 @@ class SimProcess:
             cmd += ["--trace", str(trace)]
         if audio:
             cmd += ["--audio", str(audio)]
+        for ssid, password in wifi:  # home networks in range: [(ssid, password)]
+            cmd += ["--wifi", ssid + ":" + password]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.first_line = self.proc.stdout.readline().strip()
         if not self.first_line.startswith("port: "):
@@ -41,6 +44,29 @@ class SimProcess:
                 raise RuntimeError("gullwing sim ended before its rfc2217: line: " + self.proc.stderr.read())
             self.wired[name] = value
         return self.wired
+
+    @property
+    def web_url(self):
+        """The page's address once the firmware listens on port 80 (the `web:` line; waits up to 20 s), or None."""
+        return self.wait_web_url(20)
+
+    def wait_web_url(self, timeout):
+        """The `web:` line's address, waiting up to `timeout` seconds for it; None if the firmware does not listen."""
+        if "web" in self.wired:
+            return self.wired["web"]
+        self.read_wired()
+
+        def read_lines():
+            for line in self.proc.stdout:
+                name, _, value = line.strip().partition(": ")
+                self.wired[name] = value
+                if name == "web":
+                    return
+
+        reader = threading.Thread(target=read_lines, daemon=True)  # (a text pipe's buffer defeats select)
+        reader.start()
+        reader.join(timeout)
+        return self.wired.get("web")
 
     def set_receiver(self, gpio, us):
         """Move the receiver channel on `gpio` to `us` microseconds, or None: no pulses (through `rc:`)."""
@@ -135,3 +161,22 @@ def run_in_pty(cmd, keystrokes, expect, timeout=20):
         proc.kill()
         proc.wait()
         os.close(master)
+
+
+def set_pin(port, pin):
+    """The page's PIN (`web.pin`) set and saved over serial, then the firmware restarted to take it in (the web
+    settings are read at a start)."""
+    from host_tools.link import Link
+
+    with Link(port, timeout=10) as link:
+        reply = link.request("config set web.pin " + pin)
+        assert reply.ok and reply.data.get("restart") is True, reply.line
+        assert link.request("config save").ok
+    wire = Wire(port)
+    try:
+        wire.send(b"\x03")
+        wire.expect(">>> ", timeout=20)
+        wire.send(b"\x04")
+        wire.expect("gullwing ", timeout=30)
+    finally:
+        wire.close()
