@@ -40,6 +40,7 @@ REPORTS_DIR = Path("provision-reports")
 TEST_DEG = 30  # the doors' test angle: clear of both stops on every kit (open_deg is at least 30 there)
 DOOR_MS = 600  # the test moves' time
 IDENTIFY_S = 2.0  # a board running gullwing answers `version` well within this
+START_S = 20.0  # a restarted firmware answers within this, on a machine busy with many boards too
 MIN_REV_RPM = 2000  # full throttle must lift the revs this far above idle
 SIDES = ("left", "right")
 AP_KEY_LEN = 12
@@ -345,6 +346,7 @@ def restart(link):
     and a soft reset starts it (Link.restart_firmware), as a deploy does."""
     link.serial.write(b"\x03")
     link.restart_firmware()
+    link.request("ping", timeout=START_S)  # the announcement comes first; the parts start before it answers
 
 
 def read_network(link, kit, result, key):

@@ -137,7 +137,7 @@ class _ScriptedLink:
         self.state, self.throttle = "off", 0
         self.outputs = outputs  # (state, throttle) -> `status`'s outputs, as a firmware with them reports
 
-    def request(self, line):
+    def request(self, line, timeout=None):
         from host_tools.link import Reply
 
         data = None
@@ -450,7 +450,7 @@ def test_a_board_keyed_by_an_earlier_run_keeps_its_key_and_gets_its_card_again(t
 
 def test_a_board_that_does_not_take_its_key_fails_without_the_key_in_the_report(tmp_path, monkeypatch):
     class Refusing(_ScriptedLink):
-        def request(self, line):
+        def request(self, line, timeout=None):
             from host_tools.link import Reply
 
             if line.startswith("config set wifi"):
