@@ -12,6 +12,7 @@ in rfc2217_port.py.
 import fcntl
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,12 +158,21 @@ LATE_SIM_MODULES = ("network", "socket")
 
 
 def late_sim_modules():
-    """The folder of LATE_SIM_MODULES as .mpy (mpy-cross, cached by content like the firmware's)."""
+    """The folder of LATE_SIM_MODULES as .mpy, one per version of their sources, made whole before it is used:
+    boards starting side by side never read a file another is writing."""
     from host_tools import build
 
-    folder = build.CACHE_DIR.parent / "sim-mpy"
-    for name in LATE_SIM_MODULES:
-        build.compile_file(SIM_DIR / (name + ".py"), folder / (name + ".mpy"), root=SIM_DIR)
+    digest = hashlib.sha256(b"".join((SIM_DIR / (name + ".py")).read_bytes() for name in LATE_SIM_MODULES))
+    folder = build.CACHE_DIR.parent / "sim-mpy" / digest.hexdigest()[:16]
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        making = Path(tempfile.mkdtemp(dir=folder.parent))
+        for name in LATE_SIM_MODULES:
+            build.compile_file(SIM_DIR / (name + ".py"), making / (name + ".mpy"), root=SIM_DIR)
+        try:
+            making.rename(folder)
+        except OSError:  # another board made it meanwhile
+            shutil.rmtree(making, ignore_errors=True)
     return folder
 
 
