@@ -38,6 +38,15 @@ def _read_replies(ws, replies, stop):
             return
 
 
+def _listen(ws, seconds):
+    """A phone that only watches: its events for `seconds`, pinging every 10 s as the page keeps its channel
+    alive (the board closes a live channel that says nothing for 60 s)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ws.listen(min(10.0, max(0.0, end - time.monotonic())))
+        ws.ping()
+
+
 def run(seconds=SECONDS):
     """{"sent": [(line, sent at)], "replies": [(line, arrived at)], "events": [phone 1, 2, 3, serial], "tick_bytes",
     "dropped"} of one run."""
@@ -64,7 +73,7 @@ def _load(url, link, seconds):
         link.request("heap")  # tick_bytes from here on
         replies, stop = [], threading.Event()
         readers = [threading.Thread(target=_read_replies, args=(phones[0], replies, stop))]
-        listeners = [threading.Thread(target=ws.listen, args=(seconds * 1.5 + 10,)) for ws in phones[1:]]
+        listeners = [threading.Thread(target=_listen, args=(ws, seconds * 1.5 + 10)) for ws in phones[1:]]
         for reader in readers + listeners:
             reader.start()
         sent = []
