@@ -43,8 +43,6 @@ IDENTIFY_S = 2.0  # a board running gullwing answers `version` well within this
 START_S = 20.0  # a restarted firmware answers within this, on a machine busy with many boards too
 MIN_REV_RPM = 2000  # full throttle must lift the revs this far above idle
 SIDES = ("left", "right")
-AP_KEY_LEN = 12
-AP_KEY_CHARS = "abcdefghijkmnpqrstuvwxyz23456789"  # the firmware's own (gullwing/wifi.py): no l/1, o/0 to misread
 CARDS = "cards"  # the kit cards, in the reports folder
 
 
@@ -314,7 +312,8 @@ def assert_ok(link, line):
 def new_ap_key():
     """A WPA2 key for one board: AP_KEY_LEN characters from the host's cryptographic generator (a chip's
     own generator may run before its radio gives it entropy, at the first start)."""
-    return "".join(secrets.choice(AP_KEY_CHARS) for _ in range(AP_KEY_LEN))
+    schema = kits.firmware_config().schema  # the firmware's own alphabet (gullwing/schema.py)
+    return "".join(secrets.choice(schema.AP_KEY_CHARS) for _ in range(schema.AP_KEY_LEN))
 
 
 def wifi_off(kit):

@@ -71,6 +71,10 @@ WIFI = {  # wifi.Wifi: the model's own network (ap), a home network (sta) with t
 WEB = {  # access.Access: the PIN the page asks for
     "pin": ("", 4, 8, DIGITS),
 }
+# a key the board or the host makes for the model's own network: 32 characters without l/1, o/0 to misread on a
+# card (a byte % 32 is even), AP_KEY_LEN of them
+AP_KEY_CHARS = "abcdefghijkmnpqrstuvwxyz23456789"
+AP_KEY_LEN = 12
 SECRETS = ("wifi.password", "wifi.ap_password", "web.pin")  # never echoed: `config get` shows "***"
 
 

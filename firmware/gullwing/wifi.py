@@ -17,11 +17,10 @@ import os
 import time
 
 from gullwing.faults import reason
+from gullwing.schema import AP_KEY_CHARS, AP_KEY_LEN
 
 JOIN_MS = 20_000  # a home network not joined by then: the model's own network instead
 POLL_MS = 250
-AP_KEY_LEN = 12
-AP_KEY_CHARS = "abcdefghijkmnpqrstuvwxyz23456789"  # 32: no l/1, o/0 to misread on a card; a byte % 32 is even
 SEC_WPA2 = 3  # network.WLAN.SEC_WPA2 (WIFI_AUTH_WPA2_PSK)
 
 

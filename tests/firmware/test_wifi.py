@@ -4,7 +4,8 @@ cannot be; `off` leaves the radio alone; a board whose WiFi fails runs on withou
 
 import fwtest
 from gullwing import wifi as wifi_mod
-from gullwing.wifi import AP_KEY_CHARS, AP_KEY_LEN, JOIN_MS
+from gullwing.schema import AP_KEY_CHARS, AP_KEY_LEN
+from gullwing.wifi import JOIN_MS
 from simboard import board
 from test_app import PINS, _app, _err, _ok, _state_dir, _status
 
