@@ -74,14 +74,14 @@ STOP_STEPS = APP_STEPS[:1] + (("watchdog", _stretch),) + APP_STEPS[1:]
 
 def ctrl_c_off():
     """Ctrl-C is a plain byte from here on; one raised before it went off is taken here."""
-    _tried(kbd_intr, -1)
+    tried(kbd_intr, -1)
 
 
 def run_steps(app, now_ms, steps):
     """Each step tried until it passes (at most TRIES times); the failures as "step: Type: words"."""
     failed = []
     for name, step in steps:
-        _failed(failed, name, _tried(step, app, now_ms))
+        _failed(failed, name, tried(step, app, now_ms))
     return failed
 
 
@@ -106,8 +106,8 @@ def _end(app, exc, crashes, reset):
         raise exc
     crash = not isinstance(exc, KeyboardInterrupt)
     if crash and crashes is not None:
-        _failed(failed, "crash count", _tried(crashes.crashed, type(exc).__name__ + ": " + reason(exc)))
-    _tried(_say, exc if crash else None, failed, not (crash and reset))
+        _failed(failed, "crash count", tried(crashes.crashed, type(exc).__name__ + ": " + reason(exc)))
+    tried(_say, exc if crash else None, failed, not (crash and reset))
     if crash and reset:
         for _ in range(TRIES):
             try:
@@ -117,7 +117,7 @@ def _end(app, exc, crashes, reset):
                 pass
 
 
-def _tried(call, *args):
+def tried(call, *args):
     """call(*args) until it returns (at most TRIES times): None, or what it raised the last time."""
     error = None
     for _ in range(TRIES):

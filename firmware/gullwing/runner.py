@@ -184,4 +184,6 @@ def run(state_dir="/state"):
     except KeyboardInterrupt as again:  # a second Ctrl-C, raised as the handler above matched the first
         halt.end(app, again, crashes, safe_mode is None)
     finally:
-        asyncio.new_event_loop()
+        # the next start's loop; a Ctrl-C raised late in here is taken as in the stop (the virtual board can
+        # deliver one the host sent just before it heard Ctrl-C go off)
+        halt.tried(asyncio.new_event_loop)
